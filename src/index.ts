@@ -1,0 +1,2 @@
+// The package's public API: what `require('<package>')` gives after `npm run build`.
+export * from './redis-cache';

@@ -1,0 +1,54 @@
+import { Scope } from '@nestjs/common';
+import type { FactoryProvider, NestInterceptor, Type } from '@nestjs/common';
+import { CONTROLLER_WATERMARK, INTERCEPTORS_METADATA } from '@nestjs/common/constants';
+import { INQUIRER, REQUEST } from '@nestjs/core';
+import { ContextualCache } from '../contextual-cache';
+import { CacheContextInterceptor } from './cache-context.interceptor';
+import { CacheContextStorage } from './cache-context.storage';
+import { RequestCacheResolver } from './request-cache.resolver';
+import type { RouteParams } from './request-cache.resolver';
+
+/**
+ * Default: a transient provider, so Nest tells it who injects it. Each controller that injects
+ * `ContextualCache` gets `CacheContextInterceptor` added to its own interceptors (before the routes
+ * are registered) and stays a singleton; no other route pays anything.
+ */
+const asyncContextProvider: FactoryProvider<ContextualCache> = {
+  provide: ContextualCache,
+  scope: Scope.TRANSIENT,
+  inject: [INQUIRER, CacheContextStorage, CacheContextInterceptor],
+  useFactory: (
+    inquirer: object | undefined,
+    storage: CacheContextStorage,
+    interceptor: CacheContextInterceptor,
+  ) => {
+    const owner = inquirer?.constructor as Type | undefined;
+    if (owner && Reflect.getMetadata(CONTROLLER_WATERMARK, owner)) {
+      enterContextAround(owner, interceptor);
+    }
+    return storage.cache;
+  },
+};
+
+/** `requestScoped: true`: a true `Scope.REQUEST` provider, built per request from its params. */
+const requestScopedProvider: FactoryProvider<ContextualCache> = {
+  provide: ContextualCache,
+  scope: Scope.REQUEST,
+  inject: [REQUEST, RequestCacheResolver],
+  useFactory: (request: { params?: RouteParams }, resolver: RequestCacheResolver) =>
+    resolver.resolve(request.params),
+};
+
+export function contextualCacheProvider(requestScoped: boolean): FactoryProvider<ContextualCache> {
+  return requestScoped ? requestScopedProvider : asyncContextProvider;
+}
+
+function enterContextAround(controller: Type, interceptor: NestInterceptor): void {
+  const existing = (Reflect.getMetadata(INTERCEPTORS_METADATA, controller) ?? []) as unknown[];
+  const present = existing.some(
+    (item) => item === CacheContextInterceptor || item instanceof CacheContextInterceptor,
+  );
+  // First, so interceptors the controller declares run inside the context.
+  if (!present)
+    Reflect.defineMetadata(INTERCEPTORS_METADATA, [interceptor, ...existing], controller);
+}

@@ -1,0 +1,49 @@
+// Every message this module produces, in one place, so they stay consistent and say how to fix it.
+import type { CacheOperation } from '../redis-cache.interfaces';
+
+export const invalidCacheContextMessage = (field: string, rule: string): string =>
+  `Invalid ${field}: ${rule}. An ${field} must be a non-empty string of at most 256 bytes ` +
+  `with no "/" and no control characters.`;
+
+export const invalidCacheKeyMessage = (rule: string): string =>
+  `Invalid cache key: ${rule}. A key must be a non-empty, well-formed string.`;
+
+export const invalidTtlMessage = (ttl: unknown): string =>
+  `Invalid TTL ${describe(ttl)}: ttlSeconds must be a whole number of seconds >= 0 ` +
+  `(0 or omitted means the default TTL).`;
+
+export const cacheUnavailableMessage = (
+  operation: CacheOperation,
+  kind: string,
+  detail: string,
+): string => `Cache ${operation} failed (${kind}): ${detail}`;
+
+export const missingRouteParamMessage = (param: string, field: string): string =>
+  `The route has no :${param} parameter, which ContextualCache needs for its ${field}. ` +
+  `Add :${param} to the route path, or set the routeParams option of RedisCacheModule ` +
+  `to the parameter names your routes use.`;
+
+export const outsideRequestContextMessage = (): string =>
+  'ContextualCache was used outside a request context. Inject it into a controller ' +
+  '(the module then enters the context for that controller), decorate the controller with ' +
+  '@UseCacheContext() when a provider injects it, or use @CurrentCache() / RedisCache.withContext().';
+
+export const invalidOptionMessage = (option: string, expected: string, got: unknown): string =>
+  `RedisCacheModule option "${option}": expected ${expected}, got ${describe(got)}.`;
+
+export const invalidEnvMessage = (variable: string, expected: string, got: string): string =>
+  `Environment variable ${variable}: expected ${expected}, got ${JSON.stringify(got)}.`;
+
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') {
+    return String(value);
+  }
+  if (value === null || value === undefined) return String(value);
+  return typeof value;
+}
+
+/** Hides a password in `scheme://user:password@host` so it never reaches an error or a log. */
+export function redactUrl(text: string): string {
+  return text.replace(/^([a-z][\w+.-]*:\/\/[^:@/]*:)[^@]*@/i, '$1***@');
+}

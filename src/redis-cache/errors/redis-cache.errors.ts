@@ -1,0 +1,72 @@
+import type { CacheOperation } from '../redis-cache.interfaces';
+import {
+  cacheUnavailableMessage,
+  invalidCacheContextMessage,
+  invalidCacheKeyMessage,
+  invalidTtlMessage,
+} from './messages';
+
+/** Base class of every error this module throws; `name` is the subclass name. */
+export class RedisCacheError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Which part of the cache context was wrong. */
+export type CacheContextField = 'appId' | 'deviceId';
+
+/** An app or device id broke a rule (empty, too long, contains `/` or a control character). */
+export class InvalidCacheContextError extends RedisCacheError {
+  constructor(
+    readonly field: CacheContextField,
+    readonly rule: string,
+  ) {
+    super(invalidCacheContextMessage(field, rule));
+  }
+}
+
+/** A cache key broke a rule (not a string, empty, not well-formed Unicode). */
+export class InvalidCacheKeyError extends RedisCacheError {
+  constructor(readonly rule: string) {
+    super(invalidCacheKeyMessage(rule));
+  }
+}
+
+/** A TTL was negative, fractional, NaN or infinite. */
+export class InvalidTtlError extends RedisCacheError {
+  constructor(readonly ttlSeconds: unknown) {
+    super(invalidTtlMessage(ttlSeconds));
+  }
+}
+
+/** A value could not be stored: not a string or Buffer, or not serializable as JSON. */
+export class InvalidCacheValueError extends RedisCacheError {}
+
+/** Why the backend could not answer. */
+export type CacheFailureKind = 'timeout' | 'connection' | 'other';
+
+/**
+ * The backend failed an operation. `get`/`set`/`delete` only reject with it when `failOpen` is
+ * false; `flushApp`, `flushDevice`, `stats` and `ping` always do.
+ */
+export class CacheUnavailableError extends RedisCacheError {
+  constructor(
+    readonly operation: CacheOperation,
+    readonly kind: CacheFailureKind,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(cacheUnavailableMessage(operation, kind, detail), options);
+  }
+}
+
+/**
+ * A `ContextualCache` was used where no request context exists: a route without the app or device
+ * param, or a class that is not a controller handled by `CacheContextInterceptor`.
+ */
+export class MissingCacheContextError extends RedisCacheError {}
+
+/** A module option or environment variable has a value the module cannot use. */
+export class RedisCacheConfigError extends RedisCacheError {}

@@ -1,0 +1,16 @@
+export { RedisCacheModule } from './redis-cache.module';
+export type { RedisCacheModuleExtras } from './redis-cache.module-definition';
+export { REDIS_CACHE_MODULE_OPTIONS } from './redis-cache.module-definition';
+export { RedisCache } from './redis-cache';
+export type { RedisCacheSettings } from './redis-cache';
+export { ContextualCache, CACHE_MISS } from './contextual-cache';
+export { CurrentCache } from './context/current-cache.decorator';
+export { CacheContextInterceptor, UseCacheContext } from './context/cache-context.interceptor';
+export { REDIS_CACHE_CLIENT, RESOLVED_REDIS_CACHE_OPTIONS } from './redis-cache.constants';
+export { redisCacheOptionsFromEnv } from './redis-cache.env';
+export { REDIS_CACHE_DEFAULTS, resolveRedisCacheOptions } from './redis-cache.options';
+export type { ResolvedRedisCacheOptions } from './redis-cache.options';
+export { escapeGlob, MAX_CONTEXT_ID_BYTES } from './keys/cache-key';
+export type { CacheErrorCounts } from './cache-failure.handler';
+export * from './errors';
+export type * from './redis-cache.interfaces';

@@ -1,0 +1,8 @@
+/** The module's options after validation and defaults (`ResolvedRedisCacheOptions`). */
+export const RESOLVED_REDIS_CACHE_OPTIONS = Symbol('RESOLVED_REDIS_CACHE_OPTIONS');
+
+/** The `CacheStore` behind the module's `RedisCache` (internal). */
+export const REDIS_CACHE_STORE = Symbol('REDIS_CACHE_STORE');
+
+/** The shared ioredis client, or `null` on the memory store. Inject it for health checks or metrics. */
+export const REDIS_CACHE_CLIENT = Symbol('REDIS_CACHE_CLIENT');

@@ -1,0 +1,39 @@
+import { ConfigurableModuleBuilder } from '@nestjs/common';
+import type { Provider } from '@nestjs/common';
+import { contextualCacheProvider } from './context/contextual-cache.providers';
+import type { RedisCacheModuleOptions } from './redis-cache.interfaces';
+
+/** Options of `forRoot`/`forRootAsync` that shape the module rather than the cache. */
+export interface RedisCacheModuleExtras {
+  /** Register the module globally, so every module can inject the cache. @default true */
+  isGlobal: boolean;
+  /** More providers for the module, e.g. ones the async `useFactory` injects. @default [] */
+  extraProviders: Provider[];
+  /**
+   * Make the injected `ContextualCache` a true `Scope.REQUEST` provider. Every controller that
+   * injects it becomes request-scoped too, which costs throughput. @default false
+   */
+  requestScoped: boolean;
+}
+
+export const {
+  ConfigurableModuleClass: RedisCacheConfigurableModule,
+  MODULE_OPTIONS_TOKEN: REDIS_CACHE_MODULE_OPTIONS,
+  OPTIONS_TYPE: REDIS_CACHE_OPTIONS_TYPE,
+  ASYNC_OPTIONS_TYPE: REDIS_CACHE_ASYNC_OPTIONS_TYPE,
+} = new ConfigurableModuleBuilder<RedisCacheModuleOptions>({ moduleName: 'RedisCache' })
+  .setClassMethodName('forRoot')
+  .setFactoryMethodName('createRedisCacheOptions')
+  .setExtras<RedisCacheModuleExtras>(
+    { isGlobal: true, extraProviders: [], requestScoped: false },
+    (definition, extras) => ({
+      ...definition,
+      global: extras.isGlobal,
+      providers: [
+        ...(definition.providers ?? []),
+        contextualCacheProvider(extras.requestScoped),
+        ...extras.extraProviders,
+      ],
+    }),
+  )
+  .build();

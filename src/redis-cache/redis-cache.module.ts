@@ -1,0 +1,114 @@
+import { Inject, Logger, Module } from '@nestjs/common';
+import type { OnApplicationShutdown, Provider } from '@nestjs/common';
+import { CacheContextInterceptor } from './context/cache-context.interceptor';
+import { CacheContextStorage } from './context/cache-context.storage';
+import { CurrentCachePipe } from './context/current-cache.decorator';
+import { RequestCacheResolver } from './context/request-cache.resolver';
+import { ContextualCache } from './contextual-cache';
+import { REDIS_CACHE_LOGGER_CONTEXT, RedisCache } from './redis-cache';
+import {
+  REDIS_CACHE_CLIENT,
+  REDIS_CACHE_STORE,
+  RESOLVED_REDIS_CACHE_OPTIONS,
+} from './redis-cache.constants';
+import type { RedisCacheModuleOptions } from './redis-cache.interfaces';
+import {
+  REDIS_CACHE_MODULE_OPTIONS,
+  RedisCacheConfigurableModule,
+} from './redis-cache.module-definition';
+import { resolveRedisCacheOptions } from './redis-cache.options';
+import type { ResolvedRedisCacheOptions } from './redis-cache.options';
+import type { CacheStore } from './stores/cache-store.interface';
+import { MemoryStore } from './stores/memory.store';
+import { connectWithin, createRedisClient } from './stores/redis-client.factory';
+import { RedisStore } from './stores/redis.store';
+
+/** Builds the store and, for Redis, waits (bounded) for the first connection. */
+async function createStore(options: ResolvedRedisCacheOptions): Promise<CacheStore> {
+  const logger = new Logger(REDIS_CACHE_LOGGER_CONTEXT);
+  if (options.store === 'memory') {
+    const store = new MemoryStore();
+    logger.log(
+      'Using the embedded in-memory store: the cache lives in this process only. Set REDIS_URL or REDIS_ADDR (or the url option) to share it through Redis.',
+    );
+    return store;
+  }
+  const { connection } = options;
+  const ownsClient = connection.kind === 'create';
+  const client = ownsClient ? createRedisClient(connection) : connection.client;
+  const store = new RedisStore(client, {
+    operationTimeoutMs: options.operationTimeoutMs,
+    ownsClient,
+    logger,
+  });
+  const notReady = await connectWithin(client, options.startupWaitMs);
+  if (notReady) {
+    logger.warn(
+      `Redis at ${store.description} is unreachable: ${notReady}. Starting anyway; the cache fails open until Redis answers.`,
+    );
+  } else {
+    logger.log(`Using Redis at ${store.description}.`);
+  }
+  return store;
+}
+
+const providers: Provider[] = [
+  {
+    provide: RESOLVED_REDIS_CACHE_OPTIONS,
+    inject: [REDIS_CACHE_MODULE_OPTIONS],
+    useFactory: (options: RedisCacheModuleOptions) => resolveRedisCacheOptions(options),
+  },
+  {
+    provide: REDIS_CACHE_STORE,
+    inject: [RESOLVED_REDIS_CACHE_OPTIONS],
+    useFactory: createStore,
+  },
+  {
+    provide: RedisCache,
+    inject: [REDIS_CACHE_STORE, RESOLVED_REDIS_CACHE_OPTIONS],
+    useFactory: (store: CacheStore, options: ResolvedRedisCacheOptions) =>
+      new RedisCache(store, options),
+  },
+  {
+    provide: REDIS_CACHE_CLIENT,
+    inject: [REDIS_CACHE_STORE],
+    useFactory: (store: CacheStore) => (store instanceof RedisStore ? store.client : null),
+  },
+  RequestCacheResolver,
+  CacheContextStorage,
+  CacheContextInterceptor,
+  CurrentCachePipe,
+];
+
+/**
+ * A Redis cache scoped per app and device, on one shared ioredis client.
+ *
+ * `RedisCacheModule.forRoot(options)` or `.forRootAsync({ imports, inject, useFactory | useClass |
+ * useExisting })`; global unless `isGlobal: false`.
+ */
+@Module({
+  providers,
+  exports: [
+    RedisCache,
+    ContextualCache,
+    REDIS_CACHE_CLIENT,
+    RESOLVED_REDIS_CACHE_OPTIONS,
+    RequestCacheResolver,
+    CacheContextStorage,
+    CacheContextInterceptor,
+    CurrentCachePipe,
+  ],
+})
+export class RedisCacheModule
+  extends RedisCacheConfigurableModule
+  implements OnApplicationShutdown
+{
+  constructor(@Inject(RedisCache) private readonly redisCache: RedisCache) {
+    super();
+  }
+
+  /** Closes the store last, so other providers may still use the cache while shutting down. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.redisCache.close();
+  }
+}

@@ -1,0 +1,90 @@
+import { Logger } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { CacheFailureHandler } from './cache-failure.handler';
+import type { CacheErrorCounts } from './cache-failure.handler';
+import { TtlPolicy } from './cache-ttl';
+import type { ContextualCache } from './contextual-cache';
+import type { CacheStoreKind, RedisCacheModuleOptions } from './redis-cache.interfaces';
+import { resolveRedisCacheOptions } from './redis-cache.options';
+import { ScopedCache } from './scoped-cache';
+import type { CacheRuntime } from './scoped-cache';
+import type { CacheStore } from './stores/cache-store.interface';
+import { MemoryStore } from './stores/memory.store';
+import { RedisStore } from './stores/redis.store';
+
+/** Cache behaviour settings, as in the module options (defaults applied). */
+export type RedisCacheSettings = Pick<
+  RedisCacheModuleOptions,
+  'defaultTtlSeconds' | 'maxTtlSeconds' | 'operationTimeoutMs' | 'failOpen'
+>;
+
+export const REDIS_CACHE_LOGGER_CONTEXT = 'RedisCache';
+
+/**
+ * The shared cache: one store (one ioredis client) for the whole app, handing out cheap
+ * `ContextualCache` views scoped to an app and a device.
+ */
+export class RedisCache {
+  private readonly runtime: CacheRuntime;
+
+  constructor(store: CacheStore, settings: RedisCacheSettings = {}) {
+    const resolved = resolveRedisCacheOptions({ ...settings, store: store.kind });
+    this.runtime = {
+      store,
+      ttl: new TtlPolicy(resolved.defaultTtlSeconds, resolved.maxTtlSeconds),
+      failures: new CacheFailureHandler(resolved.failOpen, new Logger(REDIS_CACHE_LOGGER_CONTEXT)),
+    };
+  }
+
+  /** A cache over an ioredis client you own: `close()` leaves the client open. */
+  static fromClient(client: Redis, settings: RedisCacheSettings = {}): RedisCache {
+    const { operationTimeoutMs } = resolveRedisCacheOptions({ ...settings, client });
+    const store = new RedisStore(client, {
+      operationTimeoutMs,
+      ownsClient: false,
+      logger: new Logger(REDIS_CACHE_LOGGER_CONTEXT),
+    });
+    return new RedisCache(store, settings);
+  }
+
+  /** A cache in this process's memory, with the same semantics. */
+  static inMemory(settings: RedisCacheSettings = {}): RedisCache {
+    return new RedisCache(new MemoryStore(), settings);
+  }
+
+  /** The cache of one app on one device; throws `InvalidCacheContextError` for a bad id. */
+  withContext(appId: string, deviceId: string): ContextualCache {
+    return new ScopedCache(this.runtime, appId, deviceId);
+  }
+
+  /** Round trip to the backend in milliseconds; rejects with `CacheUnavailableError` when it cannot answer. */
+  async ping(): Promise<number> {
+    const started = performance.now();
+    try {
+      await this.runtime.store.ping();
+    } catch (error) {
+      this.runtime.failures.reject('ping', error);
+    }
+    return performance.now() - started;
+  }
+
+  /** Which store holds the data. */
+  get storeKind(): CacheStoreKind {
+    return this.runtime.store.kind;
+  }
+
+  /** The store's address, for logs and health output (no credentials). */
+  get storeDescription(): string {
+    return this.runtime.store.description;
+  }
+
+  /** Backend failures so far by operation and kind (`timeout`, `connection`, `other`). */
+  errorCounts(): CacheErrorCounts {
+    return this.runtime.failures.errorCounts();
+  }
+
+  /** Releases the store; a client passed in (`client` option, `fromClient`) stays open. */
+  close(): Promise<void> {
+    return this.runtime.store.close();
+  }
+}

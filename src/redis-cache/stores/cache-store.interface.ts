@@ -1,0 +1,25 @@
+import type { CacheNamespace } from '../keys/cache-namespace';
+import type { CacheStoreKind } from '../redis-cache.interfaces';
+
+/**
+ * Where cached bytes live. Keys reaching a store are full, validated keys (`/{app}/{device}/{key}`);
+ * a store never sees a bad id. Failures reject (with `StoreUnavailableError`, `CommandTimeoutError`
+ * or the client's own error); failing open is decided above the store.
+ */
+export interface CacheStore {
+  readonly kind: CacheStoreKind;
+  /** Where it stores, for logs (no credentials). */
+  readonly description: string;
+  get(key: string): Promise<Buffer | null>;
+  set(key: string, value: string | Buffer, ttlSeconds: number): Promise<void>;
+  /** Resolves whether a key was removed. */
+  delete(key: string): Promise<boolean>;
+  /** Removes every key of the namespace; resolves how many were removed. */
+  deleteNamespace(namespace: CacheNamespace): Promise<number>;
+  /** Counts the keys of the namespace, each once. */
+  countNamespace(namespace: CacheNamespace): Promise<number>;
+  /** Round trip to the backend; rejects when it cannot answer. */
+  ping(): Promise<void>;
+  /** Releases what the store owns (timers, a client it created). */
+  close(): Promise<void>;
+}

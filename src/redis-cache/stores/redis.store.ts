@@ -1,0 +1,172 @@
+import type { Logger } from '@nestjs/common';
+import { Command } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { namespaceMatcher, namespaceMatchPattern } from '../keys/cache-namespace';
+import type { CacheNamespace } from '../keys/cache-namespace';
+import { RateLimitedLogger } from '../logging/rate-limited-logger';
+import type { CacheStore } from './cache-store.interface';
+import { CommandDeadlines } from './command-deadlines';
+import { RedisAvailability } from './redis-availability';
+import { StoreUnavailableError } from './store-errors';
+
+/** Keys SCAN examines per call: large enough that a flush is few round trips, small enough to not block Redis. */
+export const SCAN_COUNT = 1000;
+
+const BUFFER_REPLY = { replyEncoding: null } as const;
+const NOT_ACCEPTING = new StoreUnavailableError('Redis is not answering; the command was not sent');
+const latin1 = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
+
+export interface RedisStoreOptions {
+  operationTimeoutMs: number;
+  /** The store created the client, so closing the store quits it. */
+  ownsClient: boolean;
+  /** How long `close()` waits for QUIT before dropping the connection. */
+  quitTimeoutMs?: number;
+  logger: Logger;
+}
+
+/**
+ * The Redis backend: plain `GET`/`SET EX`/`UNLINK` on the keys it is given, so values are the bytes
+ * stored, readable by any other client. Every command is bounded by `operationTimeoutMs`, and none
+ * is sent while Redis is known to be down or stalled.
+ */
+export class RedisStore implements CacheStore {
+  readonly kind = 'redis' as const;
+  readonly description: string;
+  private readonly deadlines: CommandDeadlines;
+  private readonly availability: RedisAvailability;
+  private readonly warnings: RateLimitedLogger;
+  private readonly onError = (error: Error) =>
+    this.warnings.warn(
+      'connection',
+      `Redis connection error (${this.description}): ${error.message}`,
+    );
+  private readonly onClose = () => this.availability.markDisconnected();
+
+  constructor(
+    readonly client: Redis,
+    private readonly options: RedisStoreOptions,
+  ) {
+    this.description = describeRedisTarget(client);
+    this.warnings = new RateLimitedLogger(options.logger);
+    this.availability = new RedisAvailability(client, options.logger, this.description);
+    this.deadlines = new CommandDeadlines(options.operationTimeoutMs, () =>
+      this.availability.markStalled(options.operationTimeoutMs),
+    );
+    client.on('error', this.onError);
+    client.on('close', this.onClose);
+  }
+
+  /** Whether commands are being sent (connected and not stalled). */
+  get accepting(): boolean {
+    return this.availability.accepting;
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    return (await this.send(new Command('get', [key], BUFFER_REPLY))) as Buffer | null;
+  }
+
+  async set(key: string, value: string | Buffer, ttlSeconds: number): Promise<void> {
+    await this.send(new Command('set', [key, value, 'EX', ttlSeconds]));
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return (await this.send(new Command('unlink', [key]))) === 1;
+  }
+
+  /** SCANs the namespace and UNLINKs each batch while the next SCAN runs: one batch in memory. */
+  async deleteNamespace(namespace: CacheNamespace): Promise<number> {
+    const inNamespace = namespaceMatcher(namespace, latin1);
+    let deleted = 0;
+    let unlinking: Promise<unknown> | undefined;
+    try {
+      await this.scan(namespace, async (keys) => {
+        const batch = keys.filter((key) => inNamespace(key.toString('latin1')));
+        if (batch.length === 0) return;
+        if (unlinking) deleted += (await unlinking) as number;
+        unlinking = this.send(new Command('unlink', batch));
+      });
+      if (unlinking) deleted += (await unlinking) as number;
+    } catch (error) {
+      unlinking?.catch(() => undefined);
+      throw error;
+    }
+    return deleted;
+  }
+
+  /** Counts distinct keys: SCAN may return a key twice while Redis resizes its table. */
+  async countNamespace(namespace: CacheNamespace): Promise<number> {
+    const inNamespace = namespaceMatcher(namespace, latin1);
+    const seen = new Set<string>();
+    await this.scan(namespace, (keys) => {
+      for (const key of keys) {
+        const text = key.toString('latin1');
+        if (inNamespace(text)) seen.add(text);
+      }
+    });
+    return seen.size;
+  }
+
+  async ping(): Promise<void> {
+    if (this.client.status !== 'ready') {
+      throw new StoreUnavailableError(`Redis is not connected (status ${this.client.status})`);
+    }
+    await this.track(new Command('ping', []));
+  }
+
+  async close(): Promise<void> {
+    this.deadlines.stop();
+    this.availability.dispose();
+    this.client.off('error', this.onError);
+    this.client.off('close', this.onClose);
+    if (!this.options.ownsClient) return;
+    // Errors after this point are the shutdown's own; keep ioredis from reporting them as unhandled.
+    this.client.on('error', () => undefined);
+    if (this.client.status === 'ready') {
+      const quitTimeoutMs = this.options.quitTimeoutMs ?? 1000;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.client.quit().catch(() => undefined),
+        new Promise((resolve) => (timer = setTimeout(resolve, quitTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    this.client.disconnect();
+  }
+
+  private async scan(
+    namespace: CacheNamespace,
+    onBatch: (keys: Buffer[]) => void | Promise<void>,
+  ): Promise<void> {
+    const pattern = namespaceMatchPattern(namespace);
+    let cursor = '0';
+    do {
+      const [next, keys] = (await this.send(
+        new Command('scan', [cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT], BUFFER_REPLY),
+      )) as [Buffer, Buffer[]];
+      cursor = next.toString();
+      await onBatch(keys);
+    } while (cursor !== '0');
+  }
+
+  private send(command: Command): Promise<unknown> {
+    if (!this.availability.accepting) return Promise.reject(NOT_ACCEPTING);
+    return this.track(command);
+  }
+
+  private async track(command: Command): Promise<unknown> {
+    const entry = this.deadlines.track(command);
+    try {
+      return await this.client.sendCommand(command);
+    } finally {
+      entry.settled = true;
+    }
+  }
+}
+
+/** `redis://host:port/db` of a client, without credentials, for logs. */
+export function describeRedisTarget(client: Redis): string {
+  const { host, port, db, tls, path } = client.options;
+  if (path) return `unix:${path}`;
+  return `${tls ? 'rediss' : 'redis'}://${host ?? 'localhost'}:${port ?? 6379}/${db ?? 0}`;
+}

@@ -1,0 +1,56 @@
+import { request } from 'node:http';
+import { existsSync } from 'node:fs';
+import { NO_REDIS_MESSAGE, RedisServerProcess, redisServerBinary } from './redis-server';
+
+/** A Redis the tests may write to (under their own unique ids) but must not stop or flush. */
+export interface RedisTarget {
+  readonly url: string;
+  readonly source: 'REDIS_URL' | 'testcontainers' | 'redis-server';
+  release(): Promise<void>;
+}
+
+/**
+ * Finds a Redis: `REDIS_URL` if set; else testcontainers' Redis module where a Docker engine
+ * answers; else a `redis-server` binary started on a free port. None of these: fails, saying how
+ * to get one.
+ */
+export async function acquireRedis(): Promise<RedisTarget> {
+  const url = process.env.REDIS_URL;
+  if (url) return { url, source: 'REDIS_URL', release: () => Promise.resolve() };
+
+  if (await dockerEngineAnswers()) {
+    const { RedisContainer } = await import('@testcontainers/redis');
+    const container = await new RedisContainer('redis:7-alpine').start();
+    return {
+      url: container.getConnectionUrl(),
+      source: 'testcontainers',
+      release: async () => {
+        await container.stop();
+      },
+    };
+  }
+
+  if (redisServerBinary()) {
+    const server = await RedisServerProcess.start();
+    return { url: server.url, source: 'redis-server', release: () => server.dispose() };
+  }
+  throw new Error(NO_REDIS_MESSAGE);
+}
+
+function dockerEngineAnswers(): Promise<boolean> {
+  const host = process.env.DOCKER_HOST;
+  const socketPath = host?.startsWith('unix://')
+    ? host.slice('unix://'.length)
+    : '/var/run/docker.sock';
+  if (host && !host.startsWith('unix://')) return Promise.resolve(false);
+  if (!existsSync(socketPath)) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path: '/_ping', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
