@@ -96,7 +96,9 @@ function parseVariables(env: Env): Parsed {
 }
 
 function envAddrError(variable: string, got: string): RedisCacheConfigError {
-  return new RedisCacheConfigError(invalidEnvMessage(variable, VARIABLES.REDIS_ADDR.expected, got));
+  return new RedisCacheConfigError(
+    invalidEnvMessage(variable, VARIABLES.REDIS_ADDR.expected, redactUrl(got)),
+  );
 }
 
 function withoutUndefined<T extends object>(value: T): T {

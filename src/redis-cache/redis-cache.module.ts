@@ -67,7 +67,12 @@ const providers: Provider[] = [
     provide: RedisCache,
     inject: [REDIS_CACHE_STORE, RESOLVED_REDIS_CACHE_OPTIONS],
     useFactory: (store: CacheStore, options: ResolvedRedisCacheOptions) =>
-      new RedisCache(store, options),
+      new RedisCache(store, {
+        defaultTtlSeconds: options.defaultTtlSeconds,
+        maxTtlSeconds: options.maxTtlSeconds,
+        operationTimeoutMs: options.operationTimeoutMs,
+        failOpen: options.failOpen,
+      }),
   },
   {
     provide: REDIS_CACHE_CLIENT,

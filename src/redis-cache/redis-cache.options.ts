@@ -63,6 +63,7 @@ const optionsSchema = z.strictObject({
   url: z
     .string()
     .regex(/^rediss?:\/\//)
+    .refine((url) => URL.canParse(url))
     .optional(),
   addr: z.string().optional(),
   host: z.string().min(1).optional(),
@@ -112,6 +113,11 @@ export function resolveRedisCacheOptions(
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
+    if (issue.code === 'unrecognized_keys' && issue.path.length > 0) {
+      throw new RedisCacheConfigError(
+        `RedisCacheModule option "${issue.path.join('.')}" has no key "${issue.keys.join('", "')}"; expected ${EXPECTED[issue.path.join('.')]}.`,
+      );
+    }
     if (issue.code === 'unrecognized_keys') {
       throw new RedisCacheConfigError(
         `RedisCacheModule has no option "${issue.keys.join('", "')}". Known options: ${Object.keys(
@@ -156,9 +162,11 @@ export function resolveRedisCacheOptions(
 }
 
 function resolveConnection(options: RedisCacheModuleOptions): RedisConnection {
-  const given = (['client', 'url', 'addr', 'host'] as const).filter(
+  const given: string[] = (['client', 'url', 'addr', 'host'] as const).filter(
     (k) => options[k] !== undefined,
   );
+  // A port belongs with host; beside client, url or addr it would be silently ignored.
+  if (options.port !== undefined && given.some((k) => k !== 'host')) given.push('port');
   if (given.length > 1) {
     throw new RedisCacheConfigError(
       `RedisCacheModule options ${given.map((k) => `"${k}"`).join(' and ')} both say where Redis is: set only one of client, url, addr or host/port.`,
@@ -184,7 +192,7 @@ function resolveConnection(options: RedisCacheModuleOptions): RedisConnection {
     password: options.password,
     db: options.db,
     tls,
-    redisOptions: (options.redisOptions ?? {}),
+    redisOptions: options.redisOptions ?? {},
   };
 }
 
@@ -203,12 +211,7 @@ export function parseAddr(
 function optionError(path: string, got: unknown): RedisCacheConfigError {
   const expected = EXPECTED[path] ?? EXPECTED[path.split('.')[0]] ?? 'a valid value';
   // Secrets never reach an error message.
-  const shown =
-    path === 'password'
-      ? '(hidden)'
-      : path === 'url' && typeof got === 'string'
-        ? redactUrl(got)
-        : got;
+  const shown = path === 'password' ? '(hidden)' : typeof got === 'string' ? redactUrl(got) : got;
   return new RedisCacheConfigError(invalidOptionMessage(path, expected, shown));
 }
 

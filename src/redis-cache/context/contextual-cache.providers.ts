@@ -43,12 +43,13 @@ export function contextualCacheProvider(requestScoped: boolean): FactoryProvider
   return requestScoped ? requestScopedProvider : asyncContextProvider;
 }
 
+/**
+ * Puts this app's interceptor first on the controller. Nest reads a controller's interceptors once,
+ * when the app registers its routes, so when several apps in one process share a controller class
+ * (tests do), each app captures its own interceptor: an earlier app's entry is replaced, not kept.
+ */
 function enterContextAround(controller: Type, interceptor: NestInterceptor): void {
   const existing = (Reflect.getMetadata(INTERCEPTORS_METADATA, controller) ?? []) as unknown[];
-  const present = existing.some(
-    (item) => item === CacheContextInterceptor || item instanceof CacheContextInterceptor,
-  );
-  // First, so interceptors the controller declares run inside the context.
-  if (!present)
-    Reflect.defineMetadata(INTERCEPTORS_METADATA, [interceptor, ...existing], controller);
+  const others = existing.filter((item) => !(item instanceof CacheContextInterceptor));
+  Reflect.defineMetadata(INTERCEPTORS_METADATA, [interceptor, ...others], controller);
 }

@@ -43,7 +43,13 @@ export function describe(value: unknown): string {
   return typeof value;
 }
 
-/** Hides a password in `scheme://user:password@host` so it never reaches an error or a log. */
+/**
+ * Hides credentials in anything that may be a URL (`scheme://user:password@host`, or a malformed
+ * variant) so they never reach an error or a log: everything before the last `@` is replaced.
+ */
 export function redactUrl(text: string): string {
-  return text.replace(/^([a-z][\w+.-]*:\/\/[^:@/]*:)[^@]*@/i, '$1***@');
+  const at = text.lastIndexOf('@');
+  if (at === -1) return text;
+  const scheme = /^\s*[a-z][\w+.-]*:\/*/i.exec(text)?.[0] ?? '';
+  return `${scheme}***${text.slice(at)}`;
 }

@@ -122,16 +122,17 @@ export class RedisStore implements CacheStore {
     if (!this.options.ownsClient) return;
     // Errors after this point are the shutdown's own; keep ioredis from reporting them as unhandled.
     this.client.on('error', () => undefined);
+    if (this.client.status === 'end') return;
+    const ended = new Promise((resolve) => this.client.once('end', resolve));
     if (this.client.status === 'ready') {
-      const quitTimeoutMs = this.options.quitTimeoutMs ?? 1000;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
+      await withinMs(
+        this.options.quitTimeoutMs ?? 1000,
         this.client.quit().catch(() => undefined),
-        new Promise((resolve) => (timer = setTimeout(resolve, quitTimeoutMs))),
-      ]);
-      clearTimeout(timer);
+      );
     }
+    // QUIT may have timed out on a frozen server, or never been sent: drop the connection either way.
     this.client.disconnect();
+    await withinMs(1000, ended);
   }
 
   private async scan(
@@ -162,6 +163,13 @@ export class RedisStore implements CacheStore {
       entry.settled = true;
     }
   }
+}
+
+/** Waits for `promise`, but no longer than `ms`. */
+async function withinMs(ms: number, promise: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 /** `redis://host:port/db` of a client, without credentials, for logs. */

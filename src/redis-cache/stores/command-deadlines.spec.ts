@@ -1,0 +1,186 @@
+import { Command } from 'ioredis';
+import { CommandDeadlines } from './command-deadlines';
+import { CommandTimeoutError } from './store-errors';
+
+const TIMEOUT_MS = 30;
+// Timers fire late on a busy machine; they must not fire (much) early.
+const SLACK_MS = 500;
+const EARLY_MS = 2;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+interface Outcome {
+  settledAt?: number;
+  error?: unknown;
+  resolved: boolean;
+}
+
+/** A command that is never sent, with its outcome observed (so no rejection goes unhandled). */
+function trackCommand(deadlines: CommandDeadlines, name = 'get') {
+  const command = new Command(name, ['k']);
+  const outcome: Outcome = { resolved: false };
+  const done = command.promise.then(
+    () => {
+      outcome.resolved = true;
+      outcome.settledAt = performance.now();
+    },
+    (error: unknown) => {
+      outcome.error = error;
+      outcome.settledAt = performance.now();
+    },
+  );
+  const startedAt = performance.now();
+  const entry = deadlines.track(command);
+  return { command, entry, outcome, done, startedAt };
+}
+
+describe('CommandDeadlines', () => {
+  let onTimeout: jest.Mock;
+  let deadlines: CommandDeadlines;
+
+  beforeEach(() => {
+    onTimeout = jest.fn();
+    deadlines = new CommandDeadlines(TIMEOUT_MS, onTimeout);
+  });
+
+  afterEach(() => {
+    deadlines.stop();
+    jest.restoreAllMocks();
+  });
+
+  it('rejects an unsettled command with CommandTimeoutError once its timeout passes', async () => {
+    const { command, entry, outcome, done, startedAt } = trackCommand(deadlines);
+    expect(deadlines.pending).toBe(1);
+
+    await done;
+
+    expect(outcome.resolved).toBe(false);
+    expect(outcome.error).toBeInstanceOf(CommandTimeoutError);
+    expect((outcome.error as CommandTimeoutError).timeoutMs).toBe(TIMEOUT_MS);
+    expect((outcome.error as Error).message).toBe(`Redis did not answer within ${TIMEOUT_MS} ms`);
+    const elapsed = outcome.settledAt! - startedAt;
+    expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - EARLY_MS);
+    expect(elapsed).toBeLessThan(TIMEOUT_MS + SLACK_MS);
+
+    expect(onTimeout).toHaveBeenCalledTimes(1);
+    expect(onTimeout).toHaveBeenCalledWith(command);
+    expect(entry.settled).toBe(true);
+    expect(deadlines.pending).toBe(0);
+  });
+
+  it('does not reject a command settled before its deadline, nor report it', async () => {
+    const { outcome, entry } = trackCommand(deadlines);
+    await sleep(TIMEOUT_MS / 3);
+    entry.settled = true;
+    expect(deadlines.pending).toBe(0);
+
+    await sleep(TIMEOUT_MS * 3);
+
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.settledAt).toBeUndefined();
+    expect(onTimeout).not.toHaveBeenCalled();
+  });
+
+  it('times out only the unsettled commands of a batch, with one timer for all of them', async () => {
+    const setTimeoutSpy = jest.spyOn(global, 'setTimeout');
+    const commands = Array.from({ length: 50 }, (_, i) => trackCommand(deadlines, `get${i}`));
+    expect(deadlines.pending).toBe(50);
+    expect(setTimeoutSpy).toHaveBeenCalledTimes(1);
+    setTimeoutSpy.mockRestore();
+
+    const settled = commands.filter((_, i) => i % 2 === 0);
+    for (const { entry } of settled) entry.settled = true;
+    expect(deadlines.pending).toBe(25);
+
+    await Promise.all(commands.filter((_, i) => i % 2 === 1).map(({ done }) => done));
+    await sleep(10);
+
+    expect(deadlines.pending).toBe(0);
+    expect(onTimeout).toHaveBeenCalledTimes(25);
+    const timedOut = new Set(onTimeout.mock.calls.map(([command]) => command as Command));
+    commands.forEach(({ command, outcome }, i) => {
+      if (i % 2 === 1) {
+        expect(outcome.error).toBeInstanceOf(CommandTimeoutError);
+        expect(timedOut.has(command)).toBe(true);
+      } else {
+        expect(outcome.error).toBeUndefined();
+        expect(timedOut.has(command)).toBe(false);
+      }
+    });
+  });
+
+  it('gives each command its own deadline when they start at different times', async () => {
+    const first = trackCommand(deadlines, 'first');
+    await sleep(TIMEOUT_MS / 2);
+    const second = trackCommand(deadlines, 'second');
+
+    await Promise.all([first.done, second.done]);
+
+    for (const { outcome, startedAt } of [first, second]) {
+      expect(outcome.error).toBeInstanceOf(CommandTimeoutError);
+      const elapsed = outcome.settledAt! - startedAt;
+      expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - EARLY_MS);
+      expect(elapsed).toBeLessThan(TIMEOUT_MS + SLACK_MS);
+    }
+    expect(onTimeout.mock.calls.map(([command]) => (command as Command).name)).toEqual([
+      'first',
+      'second',
+    ]);
+    expect(deadlines.pending).toBe(0);
+  });
+
+  it('times out a command tracked behind a settled one', async () => {
+    const first = trackCommand(deadlines, 'first');
+    await sleep(TIMEOUT_MS / 2);
+    first.entry.settled = true;
+    const second = trackCommand(deadlines, 'second');
+
+    await second.done;
+
+    expect(second.outcome.error).toBeInstanceOf(CommandTimeoutError);
+    expect(second.outcome.settledAt! - second.startedAt).toBeGreaterThanOrEqual(
+      TIMEOUT_MS - EARLY_MS,
+    );
+    expect(first.outcome.error).toBeUndefined();
+    expect(onTimeout).toHaveBeenCalledTimes(1);
+    expect(onTimeout).toHaveBeenCalledWith(second.command);
+  });
+
+  it('keeps working for commands tracked after the queue emptied', async () => {
+    await trackCommand(deadlines, 'first').done;
+    expect(deadlines.pending).toBe(0);
+
+    const later = trackCommand(deadlines, 'later');
+    expect(deadlines.pending).toBe(1);
+    await later.done;
+
+    expect(later.outcome.error).toBeInstanceOf(CommandTimeoutError);
+    expect(onTimeout).toHaveBeenCalledTimes(2);
+    expect(deadlines.pending).toBe(0);
+  });
+
+  it('stop() clears the pending commands and the timer, leaving the commands alone', async () => {
+    const commands = [trackCommand(deadlines), trackCommand(deadlines)];
+    expect(deadlines.pending).toBe(2);
+
+    deadlines.stop();
+    expect(deadlines.pending).toBe(0);
+
+    await sleep(TIMEOUT_MS * 3);
+    expect(onTimeout).not.toHaveBeenCalled();
+    for (const { outcome } of commands) expect(outcome.settledAt).toBeUndefined();
+
+    // Settle them the way the client would, so nothing is left hanging.
+    for (const { command } of commands) command.resolve('done');
+    await Promise.all(commands.map(({ done }) => done));
+    for (const { outcome } of commands) expect(outcome.resolved).toBe(true);
+  });
+
+  it('can track again after stop()', async () => {
+    deadlines.stop();
+    const { outcome, done } = trackCommand(deadlines);
+    await done;
+    expect(outcome.error).toBeInstanceOf(CommandTimeoutError);
+    expect(onTimeout).toHaveBeenCalledTimes(1);
+  });
+});
