@@ -60,7 +60,10 @@ export interface RedisCacheModuleOptions {
   defaultTtlSeconds?: number;
   /** Longer TTLs are clamped to this. @default 86400 */
   maxTtlSeconds?: number;
-  /** Longest a get/set/delete (and each step of a flush) waits for Redis. @default 200 */
+  /**
+   * Longest a get, set or delete waits for Redis before failing open. Each SCAN/UNLINK step of a
+   * flush or count may take 5x this (at least 1 s). @default 200
+   */
   operationTimeoutMs?: number;
   /** How long start-up waits for the first connection before going on without it. @default 1500 */
   startupWaitMs?: number;

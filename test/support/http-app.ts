@@ -17,7 +17,7 @@ export async function createHttpApp(
   const moduleRef = await Test.createTestingModule(metadata).compile();
   if (adapter === 'fastify') {
     const app = moduleRef.createNestApplication<NestFastifyApplication>(
-      new FastifyAdapter({ maxParamLength: 1024 }),
+      new FastifyAdapter({ routerOptions: { maxParamLength: 1024 } }),
       {
         logger: false,
       },

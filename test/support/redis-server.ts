@@ -75,10 +75,10 @@ export class RedisServerProcess {
     private readonly extraArgs: string[],
   ) {}
 
-  static async start(extraArgs: string[] = []): Promise<RedisServerProcess> {
+  static async start(extraArgs: string[] = [], port?: number): Promise<RedisServerProcess> {
     const binary = redisServerBinary();
     if (!binary) throw new Error(NO_REDIS_MESSAGE);
-    const server = new RedisServerProcess(await freePort(), binary, extraArgs);
+    const server = new RedisServerProcess(port ?? (await freePort()), binary, extraArgs);
     await server.launch();
     return server;
   }

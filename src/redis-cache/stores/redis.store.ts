@@ -12,6 +12,14 @@ import { StoreUnavailableError } from './store-errors';
 /** Keys SCAN examines per call: large enough that a flush is few round trips, small enough to not block Redis. */
 export const SCAN_COUNT = 1000;
 
+/**
+ * Each SCAN or UNLINK of a flush or count may take this much longer than a get: they do more work,
+ * and an admin call failing on a busy server helps nobody. At least a second.
+ */
+export const BULK_STEP_TIMEOUT_FACTOR = 5;
+export const bulkStepTimeoutMs = (operationTimeoutMs: number) =>
+  Math.max(1000, operationTimeoutMs * BULK_STEP_TIMEOUT_FACTOR);
+
 const BUFFER_REPLY = { replyEncoding: null } as const;
 const NOT_ACCEPTING = new StoreUnavailableError('Redis is not answering; the command was not sent');
 const latin1 = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
@@ -34,6 +42,7 @@ export class RedisStore implements CacheStore {
   readonly kind = 'redis' as const;
   readonly description: string;
   private readonly deadlines: CommandDeadlines;
+  private readonly bulkDeadlines: CommandDeadlines;
   private readonly availability: RedisAvailability;
   private readonly warnings: RateLimitedLogger;
   private readonly onError = (error: Error) =>
@@ -52,6 +61,10 @@ export class RedisStore implements CacheStore {
     this.availability = new RedisAvailability(client, options.logger, this.description);
     this.deadlines = new CommandDeadlines(options.operationTimeoutMs, () =>
       this.availability.markStalled(options.operationTimeoutMs),
+    );
+    const bulkTimeoutMs = bulkStepTimeoutMs(options.operationTimeoutMs);
+    this.bulkDeadlines = new CommandDeadlines(bulkTimeoutMs, () =>
+      this.availability.markStalled(bulkTimeoutMs),
     );
     client.on('error', this.onError);
     client.on('close', this.onClose);
@@ -84,7 +97,7 @@ export class RedisStore implements CacheStore {
         const batch = keys.filter((key) => inNamespace(key.toString('latin1')));
         if (batch.length === 0) return;
         if (unlinking) deleted += (await unlinking) as number;
-        unlinking = this.send(new Command('unlink', batch));
+        unlinking = this.send(new Command('unlink', batch), this.bulkDeadlines);
       });
       if (unlinking) deleted += (await unlinking) as number;
     } catch (error) {
@@ -116,6 +129,7 @@ export class RedisStore implements CacheStore {
 
   async close(): Promise<void> {
     this.deadlines.stop();
+    this.bulkDeadlines.stop();
     this.availability.dispose();
     this.client.off('error', this.onError);
     this.client.off('close', this.onClose);
@@ -144,19 +158,20 @@ export class RedisStore implements CacheStore {
     do {
       const [next, keys] = (await this.send(
         new Command('scan', [cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT], BUFFER_REPLY),
+        this.bulkDeadlines,
       )) as [Buffer, Buffer[]];
       cursor = next.toString();
       await onBatch(keys);
     } while (cursor !== '0');
   }
 
-  private send(command: Command): Promise<unknown> {
+  private send(command: Command, deadlines = this.deadlines): Promise<unknown> {
     if (!this.availability.accepting) return Promise.reject(NOT_ACCEPTING);
-    return this.track(command);
+    return this.track(command, deadlines);
   }
 
-  private async track(command: Command): Promise<unknown> {
-    const entry = this.deadlines.track(command);
+  private async track(command: Command, deadlines = this.deadlines): Promise<unknown> {
+    const entry = deadlines.track(command);
     try {
       return await this.client.sendCommand(command);
     } finally {
