@@ -9,8 +9,10 @@ import {
   RedisCache,
   RedisCacheModule,
   UseCacheContext,
+  redisCacheOptionsFromEnv,
 } from '../src';
 import type { RedisCacheModuleOptions } from '../src';
+import { captureLogs } from './support/capture-logger';
 import { HTTP_ADAPTERS, createHttpApp } from './support/http-app';
 import { acquireRedis } from './support/redis-target';
 import type { RedisTarget } from './support/redis-target';
@@ -341,6 +343,27 @@ describe('module wiring', () => {
     expect(fromSecond.body.value).toBe('second');
     await first.close();
     await second.close();
+  });
+
+  it('selects the memory store from an empty environment and says so once at start', async () => {
+    const { Test } = await import('@nestjs/testing');
+    const logs = captureLogs();
+    try {
+      const moduleRef = await Test.createTestingModule({
+        imports: [RedisCacheModule.forRoot(redisCacheOptionsFromEnv({}))],
+      })
+        .setLogger(logs.logger)
+        .compile();
+      const cache = moduleRef.get(RedisCache);
+      expect(cache.storeKind).toBe('memory');
+      expect(moduleRef.get(REDIS_CACHE_CLIENT)).toBeNull();
+      await cache.withContext('a', 'd').set('k', 'v');
+      expect((await cache.withContext('a', 'd').get('k')).found).toBe(true);
+      expect(logs.lines.filter((line) => /in-memory store/.test(line.message))).toHaveLength(1);
+      await moduleRef.close();
+    } finally {
+      logs.restore();
+    }
   });
 
   it('uses custom routeParams names', async () => {

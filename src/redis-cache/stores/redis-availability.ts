@@ -23,7 +23,8 @@ export class RedisAvailability {
     private readonly logger: Logger,
     private readonly describeTarget: string,
   ) {
-    this.wasConnected = client.status === 'ready';
+    // Start-up reports the first connection; this reports reconnections after a drop.
+    this.wasConnected = true;
     client.on('ready', this.onReady);
   }
 
