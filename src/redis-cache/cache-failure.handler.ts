@@ -42,7 +42,6 @@ export class CacheFailureHandler {
   }
 
   private record(operation: CacheOperation, error: unknown): CacheUnavailableError {
-    if (error instanceof CacheUnavailableError) return error;
     const kind = classifyStoreError(error);
     const byKind = (this.counts[operation] ??= {});
     byKind[kind] = (byKind[kind] ?? 0) + 1;

@@ -3,7 +3,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { ContextualCache } from '../contextual-cache';
 import { MissingCacheContextError } from '../errors/redis-cache.errors';
 import { outsideRequestContextMessage } from '../errors/messages';
-import type { CacheJsonLookup, CacheLookup } from '../redis-cache.interfaces';
+import type { CacheLookup } from '../redis-cache.interfaces';
 
 /** What a request's context holds: its cache, or why it has none (a route without the params). */
 export type CacheContextSlot = ContextualCache | MissingCacheContextError;
@@ -75,13 +75,5 @@ class RequestContextualCache extends ContextualCache {
 
   stats(): Promise<number> {
     return this.storage.current().stats();
-  }
-
-  override getJson<T = unknown>(key: string): Promise<CacheJsonLookup<T>> {
-    return this.storage.current().getJson<T>(key);
-  }
-
-  override setJson(key: string, value: unknown, ttlSeconds?: number): Promise<void> {
-    return this.storage.current().setJson(key, value, ttlSeconds);
   }
 }

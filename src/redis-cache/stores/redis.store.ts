@@ -70,11 +70,6 @@ export class RedisStore implements CacheStore {
     client.on('close', this.onClose);
   }
 
-  /** Whether commands are being sent (connected and not stalled). */
-  get accepting(): boolean {
-    return this.availability.accepting;
-  }
-
   async get(key: string): Promise<Buffer | null> {
     return (await this.send(new Command('get', [key], BUFFER_REPLY))) as Buffer | null;
   }
