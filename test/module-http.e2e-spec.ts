@@ -2,7 +2,9 @@ import { Controller, Get, Inject, Injectable, Module, Param, Put, Query } from '
 import type { INestApplication } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import request from 'supertest';
+import { INTERCEPTORS_METADATA } from '@nestjs/common/constants';
 import {
+  CacheContextInterceptor,
   ContextualCache,
   CurrentCache,
   REDIS_CACHE_CLIENT,
@@ -364,6 +366,27 @@ describe('module wiring', () => {
     } finally {
       logs.restore();
     }
+  });
+
+  it('enters the context once for a controller that injects the cache and has @UseCacheContext()', async () => {
+    @UseCacheContext()
+    @Controller('both/:appId/:deviceId')
+    class BothController {
+      constructor(private readonly cache: ContextualCache) {}
+      @Get()
+      key() {
+        return this.cache.keyFor('k');
+      }
+    }
+    const app = await createHttpApp('express', {
+      imports: [RedisCacheModule.forRoot({ store: 'memory' })],
+      controllers: [BothController],
+    });
+    const interceptors = Reflect.getMetadata(INTERCEPTORS_METADATA, BothController) as unknown[];
+    expect(interceptors).toHaveLength(1);
+    expect(interceptors[0]).toBeInstanceOf(CacheContextInterceptor);
+    await request(app.getHttpServer()).get('/both/a/d').expect(200, '/a/d/k');
+    await app.close();
   });
 
   it('uses custom routeParams names', async () => {

@@ -37,15 +37,22 @@ export async function acquireRedis(): Promise<RedisTarget> {
   throw new Error(NO_REDIS_MESSAGE);
 }
 
+/** Whether a Docker engine answers `/_ping` on DOCKER_HOST (unix or tcp) or the default socket. */
 function dockerEngineAnswers(): Promise<boolean> {
   const host = process.env.DOCKER_HOST;
-  const socketPath = host?.startsWith('unix://')
-    ? host.slice('unix://'.length)
-    : '/var/run/docker.sock';
-  if (host && !host.startsWith('unix://')) return Promise.resolve(false);
-  if (!existsSync(socketPath)) return Promise.resolve(false);
+  let target: { socketPath: string } | { host: string; port: number };
+  if (!host || host.startsWith('unix://')) {
+    const socketPath = host ? host.slice('unix://'.length) : '/var/run/docker.sock';
+    if (!existsSync(socketPath)) return Promise.resolve(false);
+    target = { socketPath };
+  } else if (host.startsWith('tcp://') && URL.canParse(host)) {
+    const url = new URL(host);
+    target = { host: url.hostname, port: Number(url.port || 2375) };
+  } else {
+    return Promise.resolve(false);
+  }
   return new Promise((resolve) => {
-    const req = request({ socketPath, path: '/_ping', timeout: 1000 }, (res) => {
+    const req = request({ ...target, path: '/_ping', timeout: 1000 }, (res) => {
       res.resume();
       resolve(res.statusCode === 200);
     });

@@ -50,6 +50,9 @@ export function contextualCacheProvider(requestScoped: boolean): FactoryProvider
  */
 function enterContextAround(controller: Type, interceptor: NestInterceptor): void {
   const existing = (Reflect.getMetadata(INTERCEPTORS_METADATA, controller) ?? []) as unknown[];
-  const others = existing.filter((item) => !(item instanceof CacheContextInterceptor));
+  // Also drops a class reference left by @UseCacheContext(), so the context is entered once.
+  const others = existing.filter(
+    (item) => item !== CacheContextInterceptor && !(item instanceof CacheContextInterceptor),
+  );
   Reflect.defineMetadata(INTERCEPTORS_METADATA, [interceptor, ...others], controller);
 }
