@@ -1,10 +1,22 @@
-import { Controller, Get, Inject, Injectable, Module, Param, Put, Query } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  Inject,
+  Injectable,
+  Module,
+  Param,
+  Post,
+  Put,
+  Query,
+} from '@nestjs/common';
 import type { INestApplication } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { INTERCEPTORS_METADATA } from '@nestjs/common/constants';
 import {
-  CacheContextInterceptor,
   ContextualCache,
   CurrentCache,
   REDIS_CACHE_CLIENT,
@@ -382,11 +394,50 @@ describe('module wiring', () => {
       imports: [RedisCacheModule.forRoot({ store: 'memory' })],
       controllers: [BothController],
     });
-    const interceptors = Reflect.getMetadata(INTERCEPTORS_METADATA, BothController) as unknown[];
-    expect(interceptors).toHaveLength(1);
-    expect(interceptors[0]).toBeInstanceOf(CacheContextInterceptor);
+    // The cheaper binding replaces the interceptor the decorator asked for.
+    expect(Reflect.getMetadata(INTERCEPTORS_METADATA, BothController)).toEqual([]);
     await request(app.getHttpServer()).get('/both/a/d').expect(200, '/a/d/k');
     await app.close();
+  });
+
+  it('keeps route metadata and inherited routes of a cache-injecting controller', async () => {
+    class BaseRoutes {
+      constructor(protected readonly cache: ContextualCache) {}
+      @Get('inherited')
+      async inherited() {
+        await this.cache.set('from-base', 'yes');
+        return this.cache.keyFor('from-base');
+      }
+    }
+    @Controller('meta/:appId/:deviceId')
+    class MetaController extends BaseRoutes {
+      constructor(cache: ContextualCache) {
+        super(cache);
+      }
+      @Post('created/:key')
+      @HttpCode(202)
+      @Header('x-cache-test', 'kept')
+      async created(@Param('key') key: string, @Body() body: { value: string }) {
+        await this.cache.set(key, body.value);
+        return { key: this.cache.keyFor(key), value: body.value };
+      }
+    }
+    for (const adapter of HTTP_ADAPTERS) {
+      const app = await createHttpApp(adapter, {
+        imports: [RedisCacheModule.forRoot({ store: 'memory' })],
+        controllers: [MetaController],
+      });
+      const res = await request(app.getHttpServer())
+        .post('/meta/a/d/created/k')
+        .send({ value: 'v' })
+        .expect(202);
+      expect(res.headers['x-cache-test']).toBe('kept');
+      expect(res.body).toEqual({ key: '/a/d/k', value: 'v' });
+      await request(app.getHttpServer()).get('/meta/a/d/inherited').expect(200, '/a/d/from-base');
+      const cache = app.get(RedisCache).withContext('a', 'd');
+      expect((await cache.get('k')).value?.toString()).toBe('v');
+      await app.close();
+    }
   });
 
   it('uses custom routeParams names', async () => {

@@ -1,7 +1,7 @@
 import { Inject, Logger, Module } from '@nestjs/common';
 import type { OnApplicationShutdown, Provider } from '@nestjs/common';
 import { CacheContextInterceptor } from './context/cache-context.interceptor';
-import { CacheContextStorage } from './context/cache-context.storage';
+import { ControllerContextBinder } from './context/controller-context.binder';
 import { CurrentCachePipe } from './context/current-cache.decorator';
 import { RequestCacheResolver } from './context/request-cache.resolver';
 import { ContextualCache } from './contextual-cache';
@@ -80,7 +80,7 @@ const providers: Provider[] = [
     useFactory: (store: CacheStore) => (store instanceof RedisStore ? store.client : null),
   },
   RequestCacheResolver,
-  CacheContextStorage,
+  ControllerContextBinder,
   CacheContextInterceptor,
   CurrentCachePipe,
 ];
@@ -99,7 +99,6 @@ const providers: Provider[] = [
     REDIS_CACHE_CLIENT,
     RESOLVED_REDIS_CACHE_OPTIONS,
     RequestCacheResolver,
-    CacheContextStorage,
     CacheContextInterceptor,
     CurrentCachePipe,
   ],

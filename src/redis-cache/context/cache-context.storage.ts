@@ -1,4 +1,3 @@
-import { Injectable } from '@nestjs/common';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ContextualCache } from '../contextual-cache';
 import { MissingCacheContextError } from '../errors/redis-cache.errors';
@@ -9,71 +8,64 @@ import type { CacheLookup } from '../redis-cache.interfaces';
 export type CacheContextSlot = ContextualCache | MissingCacheContextError;
 
 /**
- * The current request's cache, for singletons that inject `ContextualCache`.
- *
- * The AsyncLocalStorage is created on first use: on Node 20 an active AsyncLocalStorage slows every
- * `await` in the process, so an app that never injects `ContextualCache` must never create one.
+ * One AsyncLocalStorage for the process, created on first use: on Node 20 an active
+ * AsyncLocalStorage slows every `await` in the process, so an app that never injects
+ * `ContextualCache` must never create one. One is enough for several apps in a process: a slot
+ * holds its own app's cache.
  */
-@Injectable()
-export class CacheContextStorage {
-  private storage: AsyncLocalStorage<CacheContextSlot> | undefined;
+let storage: AsyncLocalStorage<CacheContextSlot> | undefined;
 
-  /** The proxy handed to every class that injects `ContextualCache`. */
-  readonly cache: ContextualCache = new RequestContextualCache(this);
+/** Runs `fn` with `slot` as the current request's cache. */
+export function runInCacheContext<R>(slot: CacheContextSlot, fn: () => R): R {
+  storage ??= new AsyncLocalStorage();
+  return storage.run(slot, fn);
+}
 
-  /** Runs `fn` with `slot` as the current context. */
-  run<R>(slot: CacheContextSlot, fn: () => R): R {
-    this.storage ??= new AsyncLocalStorage();
-    return this.storage.run(slot, fn);
-  }
-
-  /** The current request's cache; throws `MissingCacheContextError` when there is none. */
-  current(): ContextualCache {
-    const slot = this.storage?.getStore();
-    if (slot instanceof ContextualCache) return slot;
-    throw slot ?? new MissingCacheContextError(outsideRequestContextMessage());
-  }
+/** The current request's cache; throws `MissingCacheContextError` when there is none. */
+export function currentCache(): ContextualCache {
+  const slot = storage?.getStore();
+  if (slot instanceof ContextualCache) return slot;
+  throw slot ?? new MissingCacheContextError(outsideRequestContextMessage());
 }
 
 /** Delegates every call to the cache of the request being handled. */
 class RequestContextualCache extends ContextualCache {
-  constructor(private readonly storage: CacheContextStorage) {
-    super();
-  }
-
   get appId(): string {
-    return this.storage.current().appId;
+    return currentCache().appId;
   }
 
   get deviceId(): string {
-    return this.storage.current().deviceId;
+    return currentCache().deviceId;
   }
 
   keyFor(key: string): string {
-    return this.storage.current().keyFor(key);
+    return currentCache().keyFor(key);
   }
 
   get(key: string): Promise<CacheLookup> {
-    return this.storage.current().get(key);
+    return currentCache().get(key);
   }
 
   set(key: string, value: string | Buffer, ttlSeconds?: number): Promise<void> {
-    return this.storage.current().set(key, value, ttlSeconds);
+    return currentCache().set(key, value, ttlSeconds);
   }
 
   delete(key: string): Promise<boolean> {
-    return this.storage.current().delete(key);
+    return currentCache().delete(key);
   }
 
   flushApp(): Promise<number> {
-    return this.storage.current().flushApp();
+    return currentCache().flushApp();
   }
 
   flushDevice(): Promise<number> {
-    return this.storage.current().flushDevice();
+    return currentCache().flushDevice();
   }
 
   stats(): Promise<number> {
-    return this.storage.current().stats();
+    return currentCache().stats();
   }
 }
+
+/** The object every class that injects `ContextualCache` (outside request scope) receives. */
+export const requestContextualCache: ContextualCache = new RequestContextualCache();

@@ -5,6 +5,7 @@ import { InvalidCacheContextError, MissingCacheContextError } from '../errors/re
 import { RedisCache } from '../redis-cache';
 import { RESOLVED_REDIS_CACHE_OPTIONS } from '../redis-cache.constants';
 import type { ResolvedRedisCacheOptions } from '../redis-cache.options';
+import type { CacheContextSlot } from './cache-context.storage';
 
 export type RouteParams = Record<string, string | undefined> | undefined;
 
@@ -26,6 +27,16 @@ export class RequestCacheResolver {
    * Throws `MissingCacheContextError` naming a param the route lacks, and `BadRequestException`
    * (HTTP 400, body naming the field) for an invalid id.
    */
+  /** Like `resolve`, but a missing param becomes the slot's error, thrown only if the cache is used. */
+  slotFor(params: RouteParams): CacheContextSlot {
+    try {
+      return this.resolve(params);
+    } catch (error) {
+      if (error instanceof MissingCacheContextError) return error;
+      throw error;
+    }
+  }
+
   resolve(params: RouteParams): ContextualCache {
     const appId = params?.[this.appParam];
     if (appId === undefined) {
