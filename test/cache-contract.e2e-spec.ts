@@ -14,7 +14,8 @@ describeCacheContract(
     target = await acquireRedis();
     client = new Redis(target.url);
     await client.ping();
-    redisCache = RedisCache.fromClient(client, settings);
+    // Behaviour, not timeouts: a generous bound so a busy machine never turns a write into a skip.
+    redisCache = RedisCache.fromClient(client, { ...settings, operationTimeoutMs: 5000 });
     return { cache: redisCache, ttlOf: (key) => client.ttl(key) };
   },
   async () => {

@@ -142,9 +142,13 @@ const controllers = [
 class CacheOptionsFactory {
   constructor(@Inject('REDIS_URL') private readonly url: string) {}
   createRedisCacheOptions(): RedisCacheModuleOptions {
-    return { url: this.url, defaultTtlSeconds: 30 };
+    return { url: this.url, defaultTtlSeconds: 30, operationTimeoutMs: BEHAVIOUR_TIMEOUT_MS };
   }
 }
+
+// These suites test behaviour, not timeouts: a generous bound keeps a busy CI machine from
+// turning a slow write into a fail-open skip. test/fail-open.e2e-spec.ts tests the 200 ms default.
+const BEHAVIOUR_TIMEOUT_MS = 5000;
 
 let target: RedisTarget;
 let raw: Redis;
@@ -160,12 +164,13 @@ afterAll(async () => {
 });
 
 const registrations = {
-  forRoot: () => RedisCacheModule.forRoot({ url: target.url }),
+  forRoot: () =>
+    RedisCacheModule.forRoot({ url: target.url, operationTimeoutMs: BEHAVIOUR_TIMEOUT_MS }),
   'forRootAsync useFactory': () =>
     RedisCacheModule.forRootAsync({
       inject: ['REDIS_URL'],
       extraProviders: [{ provide: 'REDIS_URL', useValue: target.url }],
-      useFactory: (url: string) => ({ url }),
+      useFactory: (url: string) => ({ url, operationTimeoutMs: BEHAVIOUR_TIMEOUT_MS }),
     }),
   'forRootAsync useClass': () => {
     @Module({
@@ -242,7 +247,9 @@ describe.each(HTTP_ADAPTERS)('RedisCacheModule over HTTP on %s', (adapter) => {
     let app: INestApplication;
     beforeAll(async () => {
       app = await createHttpApp(adapter, {
-        imports: [RedisCacheModule.forRoot({ url: target.url })],
+        imports: [
+          RedisCacheModule.forRoot({ url: target.url, operationTimeoutMs: BEHAVIOUR_TIMEOUT_MS }),
+        ],
         controllers,
         providers: [ProfileService],
       });
@@ -464,7 +471,13 @@ describe('module wiring', () => {
 
   it('makes the controller request-scoped only when asked (requestScoped: true)', async () => {
     const app = await createHttpApp('express', {
-      imports: [RedisCacheModule.forRoot({ url: target.url, requestScoped: true })],
+      imports: [
+        RedisCacheModule.forRoot({
+          url: target.url,
+          operationTimeoutMs: BEHAVIOUR_TIMEOUT_MS,
+          requestScoped: true,
+        }),
+      ],
       controllers: [InjectedController],
     });
     const appId = uniqueId('req');
@@ -506,7 +519,9 @@ describe('module wiring', () => {
   it('closes a client it created on shutdown, and leaves a passed-in client open', async () => {
     const { Test } = await import('@nestjs/testing');
     const owned = await Test.createTestingModule({
-      imports: [RedisCacheModule.forRoot({ url: target.url })],
+      imports: [
+        RedisCacheModule.forRoot({ url: target.url, operationTimeoutMs: BEHAVIOUR_TIMEOUT_MS }),
+      ],
     }).compile();
     const ownedClient = owned.get<Redis>(REDIS_CACHE_CLIENT);
     expect(ownedClient.status).toBe('ready');
@@ -528,7 +543,9 @@ describe('module wiring', () => {
 
   it('shares one client across all requests (no per-request connections)', async () => {
     const app = await createHttpApp('fastify', {
-      imports: [RedisCacheModule.forRoot({ url: target.url })],
+      imports: [
+        RedisCacheModule.forRoot({ url: target.url, operationTimeoutMs: BEHAVIOUR_TIMEOUT_MS }),
+      ],
       controllers: [InjectedController],
     });
     const name = uniqueId('conn');

@@ -15,7 +15,11 @@ describe('the Redis store against a redis-server of its own', () => {
     client = new Redis(server.url);
     raw = new Redis(server.url);
     await Promise.all([client.ping(), raw.ping()]);
-    cache = RedisCache.fromClient(client, { defaultTtlSeconds: 60, maxTtlSeconds: 3600 });
+    cache = RedisCache.fromClient(client, {
+      defaultTtlSeconds: 60,
+      maxTtlSeconds: 3600,
+      operationTimeoutMs: 5000,
+    });
   });
 
   afterAll(async () => {
