@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { sleep } from './stats';
+
+/**
+ * CPU accounting, to tell a clean measurement from one that shared the 2 cores with something
+ * else (another test run, a build): the host's busy time minus the time of the benchmark's own
+ * processes is load from elsewhere.
+ */
+
+/**
+ * Busy and total CPU time of the host so far, in ms, summed over cores. From /proc/stat on Linux,
+ * where busy includes steal (time the hypervisor gave our vCPUs to someone else); else os.cpus().
+ */
+function hostTimes(): { busy: number; total: number } {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+    // cpu user nice system idle iowait irq softirq steal …, in USER_HZ (100) ticks
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = line
+      .split(/\s+/)
+      .slice(1, 9)
+      .map((field) => Number(field) * 10);
+    const busy = user + nice + system + irq + softirq + steal;
+    if (Number.isFinite(busy)) return { busy, total: busy + idle + iowait };
+  } catch {
+    // not Linux: fall through
+  }
+  let busy = 0;
+  let total = 0;
+  for (const { times } of cpus()) {
+    const all = times.user + times.nice + times.sys + times.irq + times.idle;
+    busy += all - times.idle;
+    total += all;
+  }
+  return { busy, total };
+}
+
+/** CPU time (user + system) a process has used, in ms; undefined when it cannot be read. */
+export function processCpuMs(pid: number): number | undefined {
+  if (pid === process.pid) {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at state: utime is 14th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
+export interface CpuWindow {
+  /**
+   * Cores busy with other work than the benchmark's processes, averaged over the window.
+   * `exitedOwnMs`: CPU time of own processes that have exited (and so cannot be read any more).
+   */
+  foreignCores(exitedOwnMs?: number): number;
+}
+
+/** Starts measuring; `foreignCores()` reports for the time since. */
+export function cpuWindow(ownPids: readonly (number | undefined)[]): CpuWindow {
+  const pids = [...new Set([process.pid, ...ownPids.filter((p): p is number => p !== undefined)])];
+  const startHost = hostTimes();
+  const startOwn = pids.map(processCpuMs);
+  const startWall = performance.now();
+  return {
+    foreignCores(exitedOwnMs = 0) {
+      const host = hostTimes();
+      const own = pids.reduce((sum, pid, i) => {
+        const now = processCpuMs(pid);
+        const before = startOwn[i];
+        return now === undefined || before === undefined ? sum : sum + (now - before);
+      }, exitedOwnMs);
+      const wall = performance.now() - startWall;
+      // os.cpus() counts in ms on Linux too, at tick resolution: clamp the small negative noise.
+      return Math.max(0, (host.busy - startHost.busy - own) / wall);
+    },
+  };
+}
+
+/**
+ * Waits until other work uses less than `thresholdCores` (sampled over `sampleMs`), at most
+ * `maxWaitMs`.
+ * Returns the last sample, so a run can say it started under load when the wait ran out.
+ */
+export async function waitForQuiet(
+  ownPids: readonly (number | undefined)[],
+  thresholdCores: number,
+  maxWaitMs: number,
+  onWait: (foreign: number) => void,
+  sampleMs = 500,
+): Promise<number> {
+  const deadline = performance.now() + maxWaitMs;
+  let warned = false;
+  for (;;) {
+    const window = cpuWindow(ownPids);
+    await sleep(sampleMs);
+    const foreign = window.foreignCores();
+    if (foreign < thresholdCores || performance.now() > deadline) return foreign;
+    if (!warned) onWait(foreign);
+    warned = true;
+  }
+}

@@ -1,0 +1,48 @@
+import { Redis } from 'ioredis';
+import { RedisServerProcess } from '../../test/support/redis-server';
+
+/** The one cached value every benchmark reads: 200 bytes of ASCII. */
+export const BENCH_VALUE = `{"bench":"${'x'.repeat(200 - '{"bench":""}'.length)}"}`;
+/** What `ContextualCache` of app1/dev1 reads for key `k`, and what the raw variants GET. */
+export const BENCH_KEY = '/app1/dev1/k';
+export const BENCH_APP = 'app1';
+export const BENCH_DEVICE = 'dev1';
+
+/** The Redis the benchmark talks to: one it started (and stops), or `REDIS_URL` (left alone). */
+export interface BenchRedis {
+  readonly url: string;
+  readonly owned: boolean;
+  readonly pid: number | undefined;
+  version(): Promise<string>;
+  /** Writes the benchmark value (with a TTL well past any run, so a shared server is left clean). */
+  seed(): Promise<void>;
+  release(): Promise<void>;
+}
+
+export async function acquireBenchRedis(): Promise<BenchRedis> {
+  const external = process.env.REDIS_URL;
+  const server = external ? undefined : await RedisServerProcess.start();
+  const url = external ?? server!.url;
+  const admin = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await admin.connect();
+  return {
+    url,
+    owned: server !== undefined,
+    pid: server?.pid,
+    async version() {
+      const info = await admin.info('server');
+      return /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+    },
+    async seed() {
+      await admin.set(BENCH_KEY, BENCH_VALUE, 'EX', 3 * 3600);
+      const back = await admin.getBuffer(BENCH_KEY);
+      if (back?.toString() !== BENCH_VALUE) throw new Error('Could not seed the benchmark value');
+    },
+    async release() {
+      // Only the key this benchmark wrote; never a flush, and never a server it did not start.
+      if (!server) await admin.del(BENCH_KEY).catch(() => undefined);
+      admin.disconnect();
+      await server?.dispose();
+    },
+  };
+}

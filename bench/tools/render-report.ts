@@ -1,0 +1,12 @@
+// Re-renders docs/benchmarks-core.md (or DIR/benchmarks-core.md) from the JSON beside it, keeping
+// the analysis block: node bench/dist/bench/tools/render-report.js [DIR]
+import { resolve } from 'node:path';
+import { defaultOutDir, rerenderReport } from '../support/report';
+
+const dir = process.argv[2] ? resolve(process.argv[2]) : defaultOutDir(false);
+rerenderReport(dir)
+  .then((written) => console.log(`Wrote ${written}`))
+  .catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
