@@ -274,7 +274,7 @@ describe.each(HTTP_ADAPTERS)('RedisCacheModule over HTTP on %s', (adapter) => {
       expect(await raw.dbsize()).toBe(before);
     });
 
-    it('runs routes without the params until they use the cache, then names the param', async () => {
+    it('runs routes without the params until they use the cache, then answers 500', async () => {
       await request(app.getHttpServer()).get('/plain/no-cache').expect(200, { ok: true });
       const failing = await request(app.getHttpServer()).get('/plain/uses-cache').expect(500);
       expect(failing.body.statusCode).toBe(500);

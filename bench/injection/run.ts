@@ -11,6 +11,13 @@
 // --max-foreign-cores 0.3, --retries N (per slice), --no-pin
 import autocannon from 'autocannon';
 import { Args } from '../support/args';
+import {
+  LOAD_CONTROL_OPTIONS,
+  benchCommand,
+  loadControlFrom,
+  runBenchmark,
+} from '../support/run-control';
+import type { LoadControl } from '../support/run-control';
 import { spawnReady, stopChild } from '../support/child';
 import type { ReadyChild } from '../support/child';
 import { cpuWindow, processCpuMs, waitForQuiet } from '../support/cpu';
@@ -18,13 +25,7 @@ import { describeEnvironment, srcCommit } from '../support/environment';
 import { NODE_MAJORS, resolveNodes } from '../support/nodes';
 import type { NodeRuntime } from '../support/nodes';
 import { benchScript } from '../support/paths';
-import {
-  describePinning,
-  pinnedCommand,
-  pinningAvailable,
-  pinProcess,
-  SUPPORT_CPU,
-} from '../support/pin';
+import { describePinning, pinnedCommand, pinProcess, SUPPORT_CPU } from '../support/pin';
 import { acquireBenchRedis, BENCH_VALUE } from '../support/redis';
 import type { BenchRedis } from '../support/redis';
 import { defaultOutDir, ratioSummary, renderInjection, writeReport } from '../support/report';
@@ -46,17 +47,11 @@ import {
 } from './variants';
 import type { HttpAdapter, InjectionVariant } from './variants';
 
-interface Settings {
+interface Settings extends LoadControl {
   durationS: number;
   sliceS: number;
   warmupS: number;
   connections: number;
-  nodeArgs: string[];
-  quietCores: number;
-  maxWaitS: number;
-  maxForeignCores: number;
-  retries: number;
-  pin: boolean;
 }
 
 interface RunningApp {
@@ -238,12 +233,7 @@ async function main(): Promise<void> {
     'adapters',
     'variants',
     'out',
-    'node-args',
-    'quiet-cores',
-    'max-wait',
-    'max-foreign-cores',
-    'retries',
-    'no-pin',
+    ...LOAD_CONTROL_OPTIONS,
   ]);
   const quick = args.flag('quick');
   const rounds = args.number('rounds', quick ? 1 : 3);
@@ -253,12 +243,7 @@ async function main(): Promise<void> {
     sliceS: Math.min(args.number('slice', quick ? 2 : 2), durationS),
     warmupS: args.number('warmup', quick ? 1 : 2),
     connections: args.number('connections', 50),
-    nodeArgs: (args.string('node-args') ?? '').split(' ').filter(Boolean),
-    quietCores: args.number('quiet-cores', 0.2),
-    maxWaitS: args.number('max-wait', quick ? 10 : 300),
-    maxForeignCores: args.number('max-foreign-cores', 0.3),
-    retries: Number(args.string('retries') ?? (quick ? 0 : 2)),
-    pin: !args.flag('no-pin') && pinningAvailable(),
+    ...loadControlFrom(args, quick),
   };
   const nodes = resolveNodes(args.list('nodes', NODE_MAJORS, NODE_MAJORS));
   const adapters = args.list('adapters', HTTP_ADAPTERS, HTTP_ADAPTERS) as HttpAdapter[];
@@ -362,7 +347,7 @@ async function main(): Promise<void> {
       maxForeignCores: settings.maxForeignCores,
       retries: settings.retries,
       pinning: describePinning(settings.pin, 'app'),
-      command: `npm run bench:injection${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+      command: benchCommand('bench:injection'),
     },
     environment: describeEnvironment(
       nodes,
@@ -385,13 +370,4 @@ async function cleanup(): Promise<void> {
   redis = undefined;
 }
 
-process.once('SIGINT', () => {
-  void cleanup().finally(() => process.exit(130));
-});
-
-main()
-  .catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  })
-  .finally(() => cleanup());
+runBenchmark(main, cleanup);

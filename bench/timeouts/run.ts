@@ -7,6 +7,13 @@
 // baseline is always added), --out DIR, --node-args="--cpu-prof ...", --quiet-cores 0.2,
 // --max-wait S, --max-foreign-cores 0.3, --retries N, --no-pin
 import { Args } from '../support/args';
+import {
+  LOAD_CONTROL_OPTIONS,
+  benchCommand,
+  loadControlFrom,
+  runBenchmark,
+} from '../support/run-control';
+import type { LoadControl } from '../support/run-control';
 import { runToCompletion } from '../support/child';
 import { cpuWindow, waitForQuiet } from '../support/cpu';
 import type { CpuWindow } from '../support/cpu';
@@ -14,13 +21,7 @@ import { describeEnvironment, srcCommit } from '../support/environment';
 import { NODE_MAJORS, resolveNodes } from '../support/nodes';
 import type { NodeRuntime } from '../support/nodes';
 import { benchScript } from '../support/paths';
-import {
-  describePinning,
-  pinnedCommand,
-  pinningAvailable,
-  pinProcess,
-  SUPPORT_CPU,
-} from '../support/pin';
+import { describePinning, pinnedCommand, pinProcess, SUPPORT_CPU } from '../support/pin';
 import { acquireBenchRedis, BENCH_VALUE } from '../support/redis';
 import type { BenchRedis } from '../support/redis';
 import { defaultOutDir, ratioSummary, renderTimeouts, writeReport } from '../support/report';
@@ -34,17 +35,11 @@ import {
 } from './variants';
 import type { TimeoutVariant, WorkerResult } from './variants';
 
-interface Settings {
+interface Settings extends LoadControl {
   durationS: number;
   sliceS: number;
   warmupS: number;
   concurrency: number;
-  nodeArgs: string[];
-  quietCores: number;
-  maxWaitS: number;
-  maxForeignCores: number;
-  retries: number;
-  pin: boolean;
 }
 
 interface RoundResult {
@@ -131,12 +126,7 @@ async function main(): Promise<void> {
     'nodes',
     'variants',
     'out',
-    'node-args',
-    'quiet-cores',
-    'max-wait',
-    'max-foreign-cores',
-    'retries',
-    'no-pin',
+    ...LOAD_CONTROL_OPTIONS,
   ]);
   const quick = args.flag('quick');
   const rounds = args.number('rounds', 3);
@@ -145,12 +135,7 @@ async function main(): Promise<void> {
     sliceS: args.number('slice', quick ? 0.25 : 0.5),
     warmupS: args.number('warmup', quick ? 0.5 : 1),
     concurrency: args.number('concurrency', 64),
-    nodeArgs: (args.string('node-args') ?? '').split(' ').filter(Boolean),
-    quietCores: args.number('quiet-cores', 0.2),
-    maxWaitS: args.number('max-wait', quick ? 10 : 300),
-    maxForeignCores: args.number('max-foreign-cores', 0.3),
-    retries: Number(args.string('retries') ?? (quick ? 0 : 2)),
-    pin: !args.flag('no-pin') && pinningAvailable(),
+    ...loadControlFrom(args, quick),
   };
   const nodes = resolveNodes(args.list('nodes', NODE_MAJORS, NODE_MAJORS));
   const chosen = args.list('variants', TIMEOUT_VARIANTS, TIMEOUT_VARIANTS);
@@ -258,7 +243,7 @@ async function main(): Promise<void> {
       maxForeignCores: settings.maxForeignCores,
       retries: settings.retries,
       pinning: describePinning(settings.pin, 'worker'),
-      command: `npm run bench:timeouts${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+      command: benchCommand('bench:timeouts'),
     },
     environment: describeEnvironment(
       nodes,
@@ -279,13 +264,4 @@ async function cleanup(): Promise<void> {
   redis = undefined;
 }
 
-process.once('SIGINT', () => {
-  void cleanup().finally(() => process.exit(130));
-});
-
-main()
-  .catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  })
-  .finally(() => cleanup());
+runBenchmark(main, cleanup);
