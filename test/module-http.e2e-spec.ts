@@ -11,6 +11,7 @@ import {
   Post,
   Put,
   Query,
+  Scope,
 } from '@nestjs/common';
 import type { INestApplication } from '@nestjs/common';
 import { Redis } from 'ioredis';
@@ -365,6 +366,108 @@ describe('module wiring', () => {
     await first.close();
     await second.close();
   });
+
+  it('gives each app its own cache when both are built before either registers its routes', async () => {
+    const { Test } = await import('@nestjs/testing');
+    const build = async () =>
+      (
+        await Test.createTestingModule({
+          imports: [RedisCacheModule.forRoot({ store: 'memory' })],
+          controllers: [InjectedController, DecoratorController],
+        }).compile()
+      ).createNestApplication({ logger: false });
+    const first = await build();
+    const second = await build();
+    await first.init();
+    await second.init();
+    for (const [app, value] of [
+      [first, 'first'],
+      [second, 'second'],
+    ] as const) {
+      await request(app.getHttpServer()).put(`/apps/a/devices/d/values/k?value=${value}`);
+      await request(app.getHttpServer()).put(`/decorated/a/d/k?value=${value}`).expect(200);
+    }
+    for (const [app, value] of [
+      [first, 'first'],
+      [second, 'second'],
+    ] as const) {
+      const injected = await request(app.getHttpServer()).get('/apps/a/devices/d/values/k');
+      expect(injected.body.value).toBe(value);
+      const decorated = await request(app.getHttpServer()).get('/decorated/a/d/k');
+      expect(decorated.body.value).toBe(value);
+    }
+    await first.close();
+    await second.close();
+  });
+
+  it('says what is missing when @CurrentCache() is used without the module', async () => {
+    @Controller('unbound/:appId/:deviceId')
+    class UnboundController {
+      @Get(':key')
+      read(@CurrentCache() cache: ContextualCache, @Param('key') key: string) {
+        return cache.keyFor(key);
+      }
+    }
+    const errors: string[] = [];
+    const app = await createHttpApp('express', { controllers: [UnboundController] });
+    app.useLogger({
+      log: () => undefined,
+      warn: () => undefined,
+      error: (message: unknown, stack?: unknown) =>
+        errors.push(`${String(message)} ${String(stack)}`),
+    });
+    await request(app.getHttpServer()).get('/unbound/a/d/k').expect(500);
+    expect(errors.join('\n')).toMatch(/@CurrentCache\(\) needs RedisCacheModule\.forRoot\(\)/);
+    await app.close();
+  });
+
+  it.each(HTTP_ADAPTERS)(
+    '%s: binds a controller that Nest builds per request (a request-scoped dependency)',
+    async (adapter) => {
+      @Injectable({ scope: Scope.REQUEST })
+      class PerRequest {
+        readonly id = Math.random();
+      }
+
+      @Controller('per-request/:appId/:deviceId')
+      class PerRequestController {
+        constructor(
+          private readonly cache: ContextualCache,
+          private readonly perRequest: PerRequest,
+        ) {}
+
+        @Put(':key')
+        async write(@Param('key') key: string, @Query('value') value: string) {
+          await this.cache.set(key, value);
+          return { key: this.cache.keyFor(key), id: this.perRequest.id };
+        }
+
+        @Get(':key')
+        async read(@Param('key') key: string) {
+          return { value: (await this.cache.get(key)).value?.toString() ?? null };
+        }
+      }
+
+      const app = await createHttpApp(adapter, {
+        imports: [RedisCacheModule.forRoot({ store: 'memory' })],
+        controllers: [PerRequestController],
+        providers: [PerRequest],
+      });
+      const written = await request(app.getHttpServer())
+        .put('/per-request/clock/dev1/k?value=v1')
+        .expect(200);
+      expect(written.body.key).toBe('/clock/dev1/k');
+      const again = await request(app.getHttpServer()).put('/per-request/clock/dev1/k?value=v1');
+      expect(again.body.id).not.toBe(written.body.id);
+      await request(app.getHttpServer())
+        .get('/per-request/clock/dev1/k')
+        .expect(200, { value: 'v1' });
+      await request(app.getHttpServer())
+        .get('/per-request/clock/dev2/k')
+        .expect(200, { value: null });
+      await app.close();
+    },
+  );
 
   it('selects the memory store from an empty environment and says so once at start', async () => {
     const { Test } = await import('@nestjs/testing');

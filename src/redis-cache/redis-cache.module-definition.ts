@@ -1,6 +1,6 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
 import type { Provider } from '@nestjs/common';
-import { contextualCacheProvider } from './context/contextual-cache.providers';
+import { contextualCacheProviders } from './context/contextual-cache.providers';
 import type { RedisCacheModuleOptions } from './redis-cache.interfaces';
 
 /** Options of `forRoot`/`forRootAsync` that shape the module rather than the cache. */
@@ -31,7 +31,7 @@ export const {
       global: extras.isGlobal,
       providers: [
         ...(definition.providers ?? []),
-        contextualCacheProvider(extras.requestScoped),
+        ...contextualCacheProviders(extras.requestScoped),
         ...extras.extraProviders,
       ],
     }),

@@ -1,8 +1,7 @@
 import { Inject, Logger, Module } from '@nestjs/common';
-import type { OnApplicationShutdown, Provider } from '@nestjs/common';
+import type { NestModule, OnApplicationShutdown, Provider } from '@nestjs/common';
 import { CacheContextInterceptor } from './context/cache-context.interceptor';
 import { ControllerContextBinder } from './context/controller-context.binder';
-import { CurrentCachePipe } from './context/current-cache.decorator';
 import { RequestCacheResolver } from './context/request-cache.resolver';
 import { ContextualCache } from './contextual-cache';
 import { REDIS_CACHE_LOGGER_CONTEXT, RedisCache } from './redis-cache';
@@ -82,7 +81,6 @@ const providers: Provider[] = [
   RequestCacheResolver,
   ControllerContextBinder,
   CacheContextInterceptor,
-  CurrentCachePipe,
 ];
 
 /**
@@ -100,15 +98,25 @@ const providers: Provider[] = [
     RESOLVED_REDIS_CACHE_OPTIONS,
     RequestCacheResolver,
     CacheContextInterceptor,
-    CurrentCachePipe,
   ],
 })
 export class RedisCacheModule
   extends RedisCacheConfigurableModule
-  implements OnApplicationShutdown
+  implements NestModule, OnApplicationShutdown
 {
-  constructor(@Inject(RedisCache) private readonly redisCache: RedisCache) {
+  constructor(
+    @Inject(RedisCache) private readonly redisCache: RedisCache,
+    @Inject(ControllerContextBinder) private readonly binder: ControllerContextBinder,
+  ) {
     super();
+  }
+
+  /**
+   * Nest calls this after building every provider and controller and just before it registers the
+   * routes: the one moment to hand this app's resolver to the controllers' cache arguments.
+   */
+  configure(): void {
+    this.binder.bindControllers();
   }
 
   /** Closes the store last, so other providers may still use the cache while shutting down. */

@@ -1,8 +1,9 @@
 import { Scope } from '@nestjs/common';
-import type { FactoryProvider, Type } from '@nestjs/common';
+import type { FactoryProvider, Provider, Type, ValueProvider } from '@nestjs/common';
 import { CONTROLLER_WATERMARK } from '@nestjs/common/constants';
 import { INQUIRER, REQUEST } from '@nestjs/core';
 import { ContextualCache } from '../contextual-cache';
+import { REQUEST_SCOPED_INJECTION } from '../redis-cache.constants';
 import { requestContextualCache } from './cache-context.storage';
 import { ControllerContextBinder } from './controller-context.binder';
 import { RequestCacheResolver } from './request-cache.resolver';
@@ -19,7 +20,7 @@ const asyncContextProvider: FactoryProvider<ContextualCache> = {
   inject: [INQUIRER, ControllerContextBinder],
   useFactory: (inquirer: object | undefined, binder: ControllerContextBinder) => {
     const owner = inquirer?.constructor as Type | undefined;
-    if (owner && Reflect.getMetadata(CONTROLLER_WATERMARK, owner)) binder.bind(owner);
+    if (owner && Reflect.getMetadata(CONTROLLER_WATERMARK, owner)) binder.noteInjectedInto(owner);
     return requestContextualCache;
   },
 };
@@ -33,6 +34,10 @@ const requestScopedProvider: FactoryProvider<ContextualCache> = {
     resolver.resolve(request.params),
 };
 
-export function contextualCacheProvider(requestScoped: boolean): FactoryProvider<ContextualCache> {
-  return requestScoped ? requestScopedProvider : asyncContextProvider;
+export function contextualCacheProviders(requestScoped: boolean): Provider[] {
+  const mode: ValueProvider<boolean> = {
+    provide: REQUEST_SCOPED_INJECTION,
+    useValue: requestScoped,
+  };
+  return [requestScoped ? requestScopedProvider : asyncContextProvider, mode];
 }

@@ -1,26 +1,28 @@
-import { Injectable, createParamDecorator } from '@nestjs/common';
-import type { ExecutionContext, PipeTransform } from '@nestjs/common';
+import { createParamDecorator } from '@nestjs/common';
+import type { ExecutionContext } from '@nestjs/common';
 import type { ContextualCache } from '../contextual-cache';
 import { RequestCacheResolver } from './request-cache.resolver';
 import type { RouteParams } from './request-cache.resolver';
 
-/** Turns the route params into the request's cache (a pipe, so it is built with DI). */
-@Injectable()
-export class CurrentCachePipe implements PipeTransform<RouteParams, ContextualCache> {
-  constructor(private readonly resolver: RequestCacheResolver) {}
-
-  transform(params: RouteParams): ContextualCache {
-    return this.resolver.resolve(params);
+/**
+ * Nest calls it for each `@CurrentCache()` parameter, with the app's resolver as `data` (set by
+ * `ControllerContextBinder` before the routes are registered). No pipe: a pipe would add an async
+ * step per request.
+ */
+export function currentCacheOfRequest(
+  resolver: unknown,
+  context: ExecutionContext,
+): ContextualCache {
+  if (!(resolver instanceof RequestCacheResolver)) {
+    throw new Error(
+      '@CurrentCache() needs RedisCacheModule.forRoot() or forRootAsync() imported in this app, on an HTTP route.',
+    );
   }
+  return resolver.resolve(context.getArgByIndex<{ params?: RouteParams }>(0).params);
 }
-
-const RouteParamsOf = createParamDecorator(
-  (_data: unknown, context: ExecutionContext): RouteParams =>
-    context.switchToHttp().getRequest<{ params?: RouteParams }>().params,
-);
 
 /**
  * The `ContextualCache` of the request's `:appId`/`:deviceId` as a handler parameter.
  * Costs one small object per call and leaves the controller a singleton.
  */
-export const CurrentCache = (): ParameterDecorator => RouteParamsOf(CurrentCachePipe);
+export const CurrentCache: () => ParameterDecorator = createParamDecorator(currentCacheOfRequest);

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { InvalidCacheContextError, InvalidCacheKeyError } from '../errors/redis-cache.errors';
 import {
   assertValidContextId,
@@ -89,6 +90,43 @@ describe('assertValidContextId', () => {
 
   it('accepts the characters just outside the control ranges', () => {
     expect(() => assertValidContextId('appId', ' ~\u00a0\u00ff')).not.toThrow();
+  });
+
+  // The quick test for common ids must accept exactly what the rules accept.
+  it('accepts an id exactly when it follows every rule (property)', () => {
+    const followsRules = (id: string) =>
+      id.length > 0 &&
+      !id.includes('/') &&
+      // eslint-disable-next-line no-control-regex
+      !/[\u0000-\u001f\u007f-\u009f]/.test(id) &&
+      id.isWellFormed() &&
+      Buffer.byteLength(id) <= MAX_CONTEXT_ID_BYTES;
+    const accepts = (id: string) => {
+      try {
+        assertValidContextId('appId', id);
+        return true;
+      } catch (error) {
+        expect(error).toBeInstanceOf(InvalidCacheContextError);
+        return false;
+      }
+    };
+    const unit = fc.oneof(
+      fc.constantFrom('/', '\u0000', '\u001f', '\u007f', '\u009f', '\u00a0', '\ud800', '\udc00'),
+      fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }),
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.array(unit, { maxLength: 90 }).map((units) => units.join('')),
+          fc.string({ unit: 'binary', minLength: 80, maxLength: 300 }),
+        ),
+        (id) => {
+          expect(accepts(id)).toBe(followsRules(id));
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
 

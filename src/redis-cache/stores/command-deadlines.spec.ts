@@ -81,6 +81,25 @@ describe('CommandDeadlines', () => {
     expect(onTimeout).not.toHaveBeenCalled();
   });
 
+  it('marks an entry settled when its command resolves or rejects, and never times it out', async () => {
+    const answered = trackCommand(deadlines, 'answered');
+    const failed = trackCommand(deadlines, 'failed');
+    expect(deadlines.pending).toBe(2);
+
+    // What the client does when Redis replies.
+    answered.command.resolve(Buffer.from('value'));
+    failed.command.reject(new Error('connection lost'));
+    expect(answered.entry.settled).toBe(true);
+    expect(failed.entry.settled).toBe(true);
+    expect(deadlines.pending).toBe(0);
+
+    await Promise.all([answered.done, failed.done]);
+    await sleep(TIMEOUT_MS * 3);
+    expect(answered.outcome.resolved).toBe(true);
+    expect((failed.outcome.error as Error).message).toBe('connection lost');
+    expect(onTimeout).not.toHaveBeenCalled();
+  });
+
   it('times out only the unsettled commands of a batch, with one timer for all of them', async () => {
     const setTimeoutSpy = jest.spyOn(global, 'setTimeout');
     const commands = Array.from({ length: 50 }, (_, i) => trackCommand(deadlines, `get${i}`));

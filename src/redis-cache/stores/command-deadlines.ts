@@ -26,12 +26,25 @@ export class CommandDeadlines {
     private readonly onTimeout: (command: Command) => void,
   ) {}
 
-  /** Starts the clock for a command; the caller marks the returned entry settled when it ends. */
+  /**
+   * Starts the clock for a command, before it is sent. The entry is marked settled when the command
+   * resolves or rejects: its own settle functions are wrapped, so the caller can hand back the
+   * command's promise as it is, with no async frame (and microtask turn) of its own.
+   */
   track(command: Command): { settled: boolean } {
     const entry: Tracked = {
       command,
       deadline: performance.now() + this.timeoutMs,
       settled: false,
+    };
+    const { resolve, reject } = command;
+    command.resolve = (value: unknown) => {
+      entry.settled = true;
+      resolve(value);
+    };
+    command.reject = (error: Error) => {
+      entry.settled = true;
+      reject(error);
     };
     this.dropSettledHead();
     this.queue.push(entry);

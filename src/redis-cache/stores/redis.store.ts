@@ -166,13 +166,9 @@ export class RedisStore implements CacheStore {
     return this.track(command, deadlines);
   }
 
-  private async track(command: Command, deadlines = this.deadlines): Promise<unknown> {
-    const entry = deadlines.track(command);
-    try {
-      return await this.client.sendCommand(command);
-    } finally {
-      entry.settled = true;
-    }
+  private track(command: Command, deadlines = this.deadlines): Promise<unknown> {
+    deadlines.track(command);
+    return this.client.sendCommand(command) as Promise<unknown>;
   }
 }
 
