@@ -92,6 +92,9 @@ describe('CommandDeadlines', () => {
     expect(answered.entry.settled).toBe(true);
     expect(failed.entry.settled).toBe(true);
     expect(deadlines.pending).toBe(0);
+    // Nothing keeps a settled command (and the reply it holds) alive until the queue moves on.
+    expect(answered.entry).not.toHaveProperty('command', answered.command);
+    expect(failed.entry).not.toHaveProperty('command', failed.command);
 
     await Promise.all([answered.done, failed.done]);
     await sleep(TIMEOUT_MS * 3);

@@ -2,7 +2,8 @@ import type { Command } from 'ioredis';
 import { CommandTimeoutError } from './store-errors';
 
 interface Tracked {
-  readonly command: Command;
+  /** Dropped once settled: a settled command holds its reply, often a slice of a large socket read. */
+  command: Command | undefined;
   readonly deadline: number;
   settled: boolean;
 }
@@ -14,8 +15,12 @@ interface Tracked {
  * throughput at cache rates. Every command here gets the same timeout, so deadlines arrive in
  * order: they sit in a FIFO and one timer, armed for the oldest unsettled command, rejects whatever
  * is overdue. Settled entries are dropped from the head as new ones arrive, so the queue stays about
- * as long as the number of commands in flight.
+ * as long as the number of commands in flight, and holds no settled command for long (commands kept
+ * alive past a garbage collection make every later one dearer).
  */
+/** Settled entries at the head that trigger a copy of the live ones to a fresh array. */
+const COMPACT_AFTER = 64;
+
 export class CommandDeadlines {
   private queue: Tracked[] = [];
   private head = 0;
@@ -39,11 +44,11 @@ export class CommandDeadlines {
     };
     const { resolve, reject } = command;
     command.resolve = (value: unknown) => {
-      entry.settled = true;
+      settle(entry);
       resolve(value);
     };
     command.reject = (error: Error) => {
-      entry.settled = true;
+      settle(entry);
       reject(error);
     };
     this.dropSettledHead();
@@ -78,11 +83,12 @@ export class CommandDeadlines {
     const now = performance.now();
     while (this.head < this.queue.length) {
       const entry = this.queue[this.head];
-      if (!entry.settled) {
+      const command = entry.command;
+      if (!entry.settled && command) {
         if (entry.deadline > now) break;
-        entry.settled = true;
-        entry.command.reject(new CommandTimeoutError(this.timeoutMs));
-        this.onTimeout(entry.command);
+        settle(entry);
+        command.reject(new CommandTimeoutError(this.timeoutMs));
+        this.onTimeout(command);
       }
       this.head++;
     }
@@ -101,9 +107,16 @@ export class CommandDeadlines {
     if (this.head === this.queue.length) {
       this.queue.length = 0;
       this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+    } else if (this.head >= COMPACT_AFTER && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }
   }
+}
+
+// Retaining settled commands kept their replies alive (and the socket buffers those slice) past
+// young-generation collections: on a busy cache that turned into frequent full collections.
+function settle(entry: Tracked): void {
+  entry.settled = true;
+  entry.command = undefined;
 }
