@@ -13,7 +13,8 @@ import {
   Query,
   Scope,
 } from '@nestjs/common';
-import type { INestApplication } from '@nestjs/common';
+import type { ArgumentMetadata, INestApplication, PipeTransform } from '@nestjs/common';
+import { APP_PIPE } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { INTERCEPTORS_METADATA } from '@nestjs/common/constants';
@@ -399,6 +400,52 @@ describe('module wiring', () => {
     await first.close();
     await second.close();
   });
+
+  it('leaves controller methods as written for direct calls once the routes are registered', async () => {
+    const app = await createHttpApp('fastify', {
+      imports: [RedisCacheModule.forRoot({ store: 'memory' })],
+      controllers: [DecoratorController, InjectedController],
+    });
+    const redisCache = app.get(RedisCache);
+    const cache = redisCache.withContext('direct', 'dev1');
+    await cache.set('k', 'v');
+    const decorated = app.get(DecoratorController);
+    await expect(decorated.read(cache, 'k')).resolves.toEqual({
+      value: 'v',
+      redisKey: '/direct/dev1/k',
+    });
+    expect(Object.prototype.hasOwnProperty.call(decorated, 'read')).toBe(false);
+    // The routes still resolve the request's cache.
+    await request(app.getHttpServer()).put('/decorated/http/dev1/k?value=w').expect(200);
+    const read = await request(app.getHttpServer()).get('/decorated/http/dev1/k').expect(200);
+    expect(read.body).toEqual({ value: 'w', redisKey: '/http/dev1/k' });
+    await app.close();
+  });
+
+  it.each(HTTP_ADAPTERS)(
+    '%s: global pipes never see the cache arguments of a controller built once',
+    async (adapter) => {
+      const seen: { type: string; value: unknown }[] = [];
+      const recordingPipe: PipeTransform = {
+        transform(value: unknown, metadata: ArgumentMetadata) {
+          seen.push({ type: metadata.type, value });
+          return value;
+        },
+      };
+      const app = await createHttpApp(adapter, {
+        imports: [RedisCacheModule.forRoot({ store: 'memory' })],
+        controllers: [DecoratorController, InjectedController],
+        providers: [{ provide: APP_PIPE, useValue: recordingPipe }],
+      });
+      await request(app.getHttpServer()).put('/decorated/a/d/k?value=v').expect(200);
+      await request(app.getHttpServer()).get('/decorated/a/d/k').expect(200);
+      await request(app.getHttpServer()).get('/apps/a/devices/d/values/k').expect(200);
+      // Only the declared @Param/@Query values went through the pipe.
+      expect(seen.map(({ type }) => type).sort()).toEqual(['param', 'param', 'param', 'query']);
+      expect(seen.some(({ value }) => value instanceof ContextualCache)).toBe(false);
+      await app.close();
+    },
+  );
 
   it('says what is missing when @CurrentCache() is used without the module', async () => {
     @Controller('unbound/:appId/:deviceId')

@@ -1,4 +1,4 @@
-import { Controller, Get, Inject, Injectable, Module, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, Inject, Injectable, Module, Req, UseInterceptors } from '@nestjs/common';
 import type {
   CallHandler,
   DynamicModule,
@@ -36,6 +36,9 @@ export const DIAGNOSTIC_VARIANTS = [
   // module-no-cache-route after one request to the injected controller at start-up, so the
   // module's AsyncLocalStorage is active: what the other routes pay once any route used it.
   'diag-no-cache-route-als-active',
+  // The request as a built-in `@Req()` parameter and `withContext()` in the handler: what
+  // @CurrentCache() would cost without Nest's custom-parameter path.
+  'diag-request-param',
 ] as const;
 
 export const INJECTION_VARIANT_DESCRIPTIONS: Record<InjectionVariant, string> = {
@@ -57,6 +60,8 @@ export const INJECTION_VARIANT_DESCRIPTIONS: Record<InjectionVariant, string> = 
     'the module imported; a singleton controller reads through one `ContextualCache` built at start-up (`redisCache.withContext(...)`): the cache layer without any per-request injection',
   'diag-no-cache-route-als-active':
     "`module-no-cache-route`, after one request to the injected controller at start-up, so the module's AsyncLocalStorage is active",
+  'diag-request-param':
+    'the module imported; handler parameter `@Req() request`, then `redisCache.withContext(request.params.appId, request.params.deviceId)` in the handler',
 };
 
 /** A route the app requests once at start-up, before it is measured (or undefined). */
@@ -188,6 +193,18 @@ class SingletonCacheController {
   }
 }
 
+@Controller(ROUTE)
+class RequestParamController {
+  constructor(private readonly redisCache: RedisCache) {}
+
+  @Get('value')
+  async read(@Req() request: { params: Record<string, string> }): Promise<string> {
+    const cache = this.redisCache.withContext(request.params.appId, request.params.deviceId);
+    const hit = await cache.get('k');
+    return hit.found ? hit.value.toString() : '';
+  }
+}
+
 @Module({})
 class BenchAppModule {}
 
@@ -227,6 +244,12 @@ export function appModuleFor(variant: InjectionVariant, url: string): DynamicMod
       return { module: BenchAppModule, controllers: [NoopInterceptedController], ...raw };
     case 'diag-als-interceptor':
       return { module: BenchAppModule, controllers: [AlsInterceptedController], ...raw };
+    case 'diag-request-param':
+      return {
+        module: BenchAppModule,
+        imports: [RedisCacheModule.forRoot({ url })],
+        controllers: [RequestParamController],
+      };
     case 'diag-cache-singleton':
       return {
         module: BenchAppModule,

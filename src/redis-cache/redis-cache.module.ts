@@ -1,5 +1,5 @@
 import { Inject, Logger, Module } from '@nestjs/common';
-import type { NestModule, OnApplicationShutdown, Provider } from '@nestjs/common';
+import type { NestModule, OnApplicationShutdown, OnModuleInit, Provider } from '@nestjs/common';
 import { CacheContextInterceptor } from './context/cache-context.interceptor';
 import { ControllerContextBinder } from './context/controller-context.binder';
 import { RequestCacheResolver } from './context/request-cache.resolver';
@@ -102,7 +102,7 @@ const providers: Provider[] = [
 })
 export class RedisCacheModule
   extends RedisCacheConfigurableModule
-  implements NestModule, OnApplicationShutdown
+  implements NestModule, OnModuleInit, OnApplicationShutdown
 {
   constructor(
     @Inject(RedisCache) private readonly redisCache: RedisCache,
@@ -117,6 +117,11 @@ export class RedisCacheModule
    */
   configure(): void {
     this.binder.bindControllers();
+  }
+
+  /** Nest calls this once the routes are registered: they hold the bound handlers now. */
+  onModuleInit(): void {
+    this.binder.releaseInstances();
   }
 
   /** Closes the store last, so other providers may still use the cache while shutting down. */

@@ -10,7 +10,9 @@ import {
   ROUTE_ARGS_METADATA,
   SELF_DECLARED_DEPS_METADATA,
 } from '@nestjs/common/constants';
+import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import { MetadataScanner, ModulesContainer } from '@nestjs/core';
+import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
 import { ContextualCache } from '../contextual-cache';
 import { REQUEST_SCOPED_INJECTION } from '../redis-cache.constants';
 import { CacheContextInterceptor } from './cache-context.interceptor';
@@ -21,6 +23,7 @@ import { RequestCacheResolver } from './request-cache.resolver';
 import type { RouteParams } from './request-cache.resolver';
 
 const SLOT_PARAM = `redisCacheContext${CUSTOM_ROUTE_ARGS_METADATA}`;
+const scanner = new MetadataScanner();
 const ORIGINAL_HANDLER = Symbol('redisCacheOriginalHandler');
 
 type Handler = ((...args: unknown[]) => unknown) & { [ORIGINAL_HANDLER]?: Handler };
@@ -31,32 +34,42 @@ interface RouteArg {
   pipes?: unknown[];
 }
 type RouteArgs = Record<string, RouteArg>;
+type Request = { params?: RouteParams } | undefined;
 
-/** Reads the request's slot: Nest calls it with the app's resolver as `data`. */
-function slotOfRequest(
-  resolver: RequestCacheResolver,
-  context: ExecutionContext,
-): CacheContextSlot {
-  return resolver.slotFor(context.getArgByIndex<{ params?: RouteParams }>(0).params);
+/** A route handler that needs the request's cache, and where. */
+interface CacheRoute {
+  readonly name: string;
+  /** The route arguments as the class declared them. */
+  readonly declared: RouteArgs;
+  /** Positions of its `@CurrentCache()` parameters. */
+  readonly cacheIndexes: number[];
 }
+
+/** Rewritten route arguments → the ones the class declared, so a later app can bind again. */
+const declaredArgsOf = new WeakMap<RouteArgs, RouteArgs>();
 
 /**
  * Gives each controller's cache arguments this app's `RequestCacheResolver`, right before the app
  * registers its routes (`RedisCacheModule.configure()`, which Nest calls just before that): Nest
- * reads route arguments once per app at registration, so apps that share a controller class each
- * keep their own resolver.
+ * reads a route's arguments and handler once per app at registration, so apps that share a
+ * controller class each keep their own resolver.
  *
- * - `@CurrentCache()` parameters: a custom route argument without a pipe; the resolver is its `data`.
- * - Controllers that inject `ContextualCache`: each route handler gets one hidden route argument
- *   (the request's cache, or why it has none; an invalid id answers 400 there) and is wrapped to run
- *   inside that cache's context with the arguments it declared. The controller stays a singleton
- *   and no Nest interceptor is involved (its RxJS pipeline and `AsyncResource.bind` calls cost more
- *   per request than the rest of a cached read).
+ * Controllers Nest builds once (the usual case) get, for each route that needs the cache, the
+ * request as a built-in route argument and a handler bound to this app's resolver on the instance,
+ * which turns the request into its cache (`@CurrentCache()` parameters) and, when the controller
+ * injects `ContextualCache`, runs the handler inside that cache's context. No custom parameter, no
+ * pipe, no Nest interceptor: each of those costs more per request than the cached read (custom
+ * parameters allocate objects that V8 then pretenures, which multiplies garbage-collection time).
+ * The bound handlers are taken off the instances once the routes hold them
+ * (`releaseInstances()`), so calling a controller method directly calls the method as written.
+ *
+ * Controllers Nest builds per request (a request-scoped dependency) get the same through the
+ * class: custom route arguments whose `data` is the resolver, and a wrapped prototype method.
  */
 @Injectable()
 export class ControllerContextBinder {
-  private static readonly scanner = new MetadataScanner();
   private readonly injecting = new Set<Type>();
+  private readonly bound: { instance: object; name: string }[] = [];
 
   constructor(
     private readonly resolver: RequestCacheResolver,
@@ -78,60 +91,174 @@ export class ControllerContextBinder {
         const injects =
           !this.requestScoped &&
           (this.injecting.has(controller) || declaresContextualCache(controller));
-        this.bindRoutes(controller, injects);
+        const routes = cacheRoutesOf(controller, injects);
+        if (routes.length === 0) continue;
+        // @UseCacheContext() on such a controller would enter the context a second time, dearly.
+        if (injects) withoutContextInterceptor(controller);
+        const instance = builtOnce(wrapper);
+        for (const route of routes) {
+          if (instance) this.bindOnInstance(instance, controller, route, injects);
+          else this.bindOnClass(controller, route, injects);
+        }
       }
     }
   }
 
-  private bindRoutes(controller: Type, injectsCache: boolean): void {
-    // @UseCacheContext() on such a controller would enter the context a second time, dearly.
-    if (injectsCache) withoutContextInterceptor(controller);
+  /** Takes the bound handlers off the instances: the registered routes already hold them. */
+  releaseInstances(): void {
+    for (const { instance, name } of this.bound.splice(0)) {
+      delete (instance as Record<string, unknown>)[name];
+    }
+  }
+
+  private bindOnInstance(
+    instance: object,
+    controller: Type,
+    route: CacheRoute,
+    injects: boolean,
+  ): void {
+    const args: RouteArgs = { ...route.declared };
+    for (const [key, arg] of Object.entries(args)) {
+      if (arg.factory === currentCacheOfRequest) delete args[key];
+    }
+    const requestIndexes = [...route.cacheIndexes];
+    if (requestIndexes.length === 0) requestIndexes.push(nextIndex(args));
+    for (const index of requestIndexes) {
+      args[`${RouteParamtypes.REQUEST}:${index}`] = { index, data: undefined, pipes: [] };
+    }
+    defineRouteArgs(controller, route, args);
+
     const prototype = controller.prototype as Record<string, Handler>;
-    for (const name of ControllerContextBinder.scanner.getAllMethodNames(prototype)) {
-      const handler = prototype[name];
-      if (!isHttpRoute(handler)) continue;
-      const declared = Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, name) as
-        RouteArgs | undefined;
-      const args: RouteArgs = {};
-      for (const [key, arg] of Object.entries(declared ?? {})) {
-        args[key] = arg.factory === currentCacheOfRequest ? { ...arg, data: this.resolver } : arg;
-      }
-      if (injectsCache) this.addContextSlot(args);
-      Reflect.defineMetadata(ROUTE_ARGS_METADATA, args, controller, name);
-      if (injectsCache) {
-        if (!handler[ORIGINAL_HANDLER]) prototype[name] = wrapHandler(handler);
-        withoutContextInterceptor(prototype[name]);
-      }
-    }
+    const method = prototype[route.name];
+    const original = method[ORIGINAL_HANDLER] ?? method;
+    const handler = injects
+      ? contextHandler(original, this.resolver, route.cacheIndexes)
+      : cacheArgumentHandler(original, this.resolver, route.cacheIndexes);
+    copyRouteMetadata(original, handler, injects);
+    Object.defineProperty(instance, route.name, {
+      value: handler,
+      configurable: true,
+      writable: true,
+      enumerable: false,
+    });
+    this.bound.push({ instance, name: route.name });
   }
 
-  /** The hidden last argument the wrapped handler takes off: this app's slot for the request. */
-  private addContextSlot(args: RouteArgs): void {
-    const slotKey = Object.keys(args).find((key) => key.startsWith(SLOT_PARAM));
-    const slotIndex = slotKey ? args[slotKey].index : nextIndex(args);
-    if (slotKey) delete args[slotKey];
-    args[`${SLOT_PARAM}:${slotIndex}`] = {
-      index: slotIndex,
-      factory: slotOfRequest,
-      data: this.resolver,
-      pipes: [],
-    };
+  private bindOnClass(controller: Type, route: CacheRoute, injects: boolean): void {
+    const args: RouteArgs = {};
+    for (const [key, arg] of Object.entries(route.declared)) {
+      args[key] = arg.factory === currentCacheOfRequest ? { ...arg, data: this.resolver } : arg;
+    }
+    if (injects) {
+      const index = nextIndex(args);
+      args[`${SLOT_PARAM}:${index}`] = {
+        index,
+        factory: slotOfRequest,
+        data: this.resolver,
+        pipes: [],
+      };
+    }
+    defineRouteArgs(controller, route, args);
+    if (!injects) return;
+    const prototype = controller.prototype as Record<string, Handler>;
+    const method = prototype[route.name];
+    if (!method[ORIGINAL_HANDLER]) {
+      const wrapped = slotPoppingHandler(method);
+      copyRouteMetadata(method, wrapped, true);
+      prototype[route.name] = wrapped;
+    }
   }
 }
 
-/** Runs the handler in the context of the slot Nest passed last, with the arguments it declared. */
-function wrapHandler(original: Handler): Handler {
+/** Turns the requests Nest passes at `cacheIndexes` into this app's cache for the request. */
+function cacheArgumentHandler(
+  original: Handler,
+  resolver: RequestCacheResolver,
+  cacheIndexes: number[],
+): Handler {
+  return function (this: unknown, ...args: unknown[]) {
+    const cache = resolver.resolve((args[cacheIndexes[0]] as Request)?.params);
+    for (const index of cacheIndexes) args[index] = cache;
+    return original.apply(this, args);
+  };
+}
+
+/**
+ * Runs the handler in the request's cache context. The request is at the first `@CurrentCache()`
+ * position, or else the hidden last argument, which the handler never sees.
+ */
+function contextHandler(
+  original: Handler,
+  resolver: RequestCacheResolver,
+  cacheIndexes: number[],
+): Handler {
+  const hidden = cacheIndexes.length === 0;
+  return function (this: unknown, ...args: unknown[]) {
+    const request = (hidden ? args.pop() : args[cacheIndexes[0]]) as Request;
+    const slot = resolver.slotFor(request?.params);
+    if (!hidden) {
+      if (!(slot instanceof ContextualCache)) throw slot;
+      for (const index of cacheIndexes) args[index] = slot;
+    }
+    return runInCacheContext(slot, () => original.apply(this, args));
+  };
+}
+
+/** Per-request controllers: runs the handler in the context of the slot Nest passed last. */
+function slotPoppingHandler(original: Handler): Handler {
   const wrapped: Handler = function (this: unknown, ...args: unknown[]) {
     const slot = args.pop() as CacheContextSlot;
     return runInCacheContext(slot, () => original.apply(this, args));
   };
-  // Route decorators keep their metadata on the function itself (path, method, status, headers...).
-  for (const key of Reflect.getOwnMetadataKeys(original)) {
-    Reflect.defineMetadata(key, Reflect.getOwnMetadata(key, original), wrapped);
-  }
-  Object.defineProperty(wrapped, 'name', { value: original.name });
   wrapped[ORIGINAL_HANDLER] = original;
   return wrapped;
+}
+
+/** Reads the request's slot: Nest calls it with the app's resolver as `data`. */
+function slotOfRequest(
+  resolver: RequestCacheResolver,
+  context: ExecutionContext,
+): CacheContextSlot {
+  return resolver.slotFor(context.getArgByIndex<Request>(0)?.params);
+}
+
+/** The instance Nest built once for the app, or undefined when it builds one per request. */
+function builtOnce(wrapper: InstanceWrapper): object | undefined {
+  if (!wrapper.isDependencyTreeStatic()) return undefined;
+  return (wrapper.instance as object | null | undefined) ?? undefined;
+}
+
+/** The controller's HTTP routes that need the cache: `@CurrentCache()` params, or all if it injects it. */
+function cacheRoutesOf(controller: Type, injects: boolean): CacheRoute[] {
+  const prototype = controller.prototype as Record<string, unknown>;
+  const routes: CacheRoute[] = [];
+  for (const name of scanner.getAllMethodNames(prototype)) {
+    if (!isHttpRoute(prototype[name])) continue;
+    const current = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, name) ?? {}) as RouteArgs;
+    const declared = declaredArgsOf.get(current) ?? current;
+    const cacheIndexes = Object.values(declared)
+      .filter((arg) => arg.factory === currentCacheOfRequest)
+      .map((arg) => arg.index);
+    if (injects || cacheIndexes.length > 0) routes.push({ name, declared, cacheIndexes });
+  }
+  return routes;
+}
+
+function defineRouteArgs(controller: Type, route: CacheRoute, args: RouteArgs): void {
+  declaredArgsOf.set(args, route.declared);
+  Reflect.defineMetadata(ROUTE_ARGS_METADATA, args, controller, route.name);
+}
+
+/**
+ * Route decorators keep their metadata on the function itself (path, method, status, headers,
+ * guards...): the handler Nest registers needs it, and guards read it through `getHandler()`.
+ */
+function copyRouteMetadata(from: Handler, to: Handler, injects: boolean): void {
+  for (const key of Reflect.getOwnMetadataKeys(from)) {
+    Reflect.defineMetadata(key, Reflect.getOwnMetadata(key, from), to);
+  }
+  Object.defineProperty(to, 'name', { value: from.name });
+  if (injects) withoutContextInterceptor(to);
 }
 
 /**

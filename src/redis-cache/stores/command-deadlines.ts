@@ -1,11 +1,18 @@
 import type { Command } from 'ioredis';
 import { CommandTimeoutError } from './store-errors';
 
-interface Tracked {
-  /** Dropped once settled: a settled command holds its reply, often a slice of a large socket read. */
-  command: Command | undefined;
-  readonly deadline: number;
-  settled: boolean;
+/**
+ * A class, not an object literal: V8 can pretenure literal allocation sites (allocate them straight
+ * in the old generation) when many survive a collection, and entries wait in the queue for a while.
+ */
+class Tracked {
+  settled = false;
+
+  constructor(
+    /** Dropped once settled: a settled command holds its reply, often a slice of a large socket read. */
+    public command: Command | undefined,
+    readonly deadline: number,
+  ) {}
 }
 
 /**
@@ -37,11 +44,7 @@ export class CommandDeadlines {
    * command's promise as it is, with no async frame (and microtask turn) of its own.
    */
   track(command: Command): { settled: boolean } {
-    const entry: Tracked = {
-      command,
-      deadline: performance.now() + this.timeoutMs,
-      settled: false,
-    };
+    const entry = new Tracked(command, performance.now() + this.timeoutMs);
     const { resolve, reject } = command;
     command.resolve = (value: unknown) => {
       settle(entry);
