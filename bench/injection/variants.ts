@@ -39,6 +39,8 @@ export const DIAGNOSTIC_VARIANTS = [
   // The request as a built-in `@Req()` parameter and `withContext()` in the handler: what
   // @CurrentCache() would cost without Nest's custom-parameter path.
   'diag-request-param',
+  // constructor-injected with `asyncLocalStorage: 'always'`: the AsyncLocalStorage path.
+  'diag-constructor-als',
 ] as const;
 
 export const INJECTION_VARIANT_DESCRIPTIONS: Record<InjectionVariant, string> = {
@@ -47,7 +49,7 @@ export const INJECTION_VARIANT_DESCRIPTIONS: Record<InjectionVariant, string> = 
   'current-cache-decorator':
     '`RedisCacheModule.forRoot({ url })`, handler parameter `@CurrentCache() cache: ContextualCache`',
   'constructor-injected':
-    '`ContextualCache` in the controller constructor (the module adds its AsyncLocalStorage interceptor to that controller only)',
+    "`ContextualCache` in the controller constructor, `forRoot({ url })` (default `asyncLocalStorage: 'auto'`: the handler runs with a per-request view of the controller as `this`)",
   'request-scoped':
     '`forRoot({ url, requestScoped: true })` with constructor injection (true `Scope.REQUEST`)',
   'module-no-cache-route':
@@ -60,6 +62,8 @@ export const INJECTION_VARIANT_DESCRIPTIONS: Record<InjectionVariant, string> = 
     'the module imported; a singleton controller reads through one `ContextualCache` built at start-up (`redisCache.withContext(...)`): the cache layer without any per-request injection',
   'diag-no-cache-route-als-active':
     "`module-no-cache-route`, after one request to the injected controller at start-up, so the module's AsyncLocalStorage is active",
+  'diag-constructor-als':
+    "`constructor-injected` with `forRoot({ url, asyncLocalStorage: 'always' })`: each handler runs in an AsyncLocalStorage context",
   'diag-request-param':
     'the module imported; handler parameter `@Req() request`, then `redisCache.withContext(request.params.appId, request.params.deviceId)` in the handler',
 };
@@ -224,6 +228,12 @@ export function appModuleFor(variant: InjectionVariant, url: string): DynamicMod
       return {
         module: BenchAppModule,
         imports: [RedisCacheModule.forRoot({ url })],
+        controllers: [InjectedValueController],
+      };
+    case 'diag-constructor-als':
+      return {
+        module: BenchAppModule,
+        imports: [RedisCacheModule.forRoot({ url, asyncLocalStorage: 'always' })],
         controllers: [InjectedValueController],
       };
     case 'request-scoped':

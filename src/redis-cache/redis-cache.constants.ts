@@ -7,5 +7,5 @@ export const REDIS_CACHE_STORE = Symbol('REDIS_CACHE_STORE');
 /** The shared ioredis client, or `null` on the memory store. Inject it for health checks or metrics. */
 export const REDIS_CACHE_CLIENT = Symbol('REDIS_CACHE_CLIENT');
 
-/** Whether `ContextualCache` is a true `Scope.REQUEST` provider in this app (`requestScoped`; internal). */
-export const REQUEST_SCOPED_INJECTION = Symbol('REQUEST_SCOPED_INJECTION');
+/** How this app injects `ContextualCache` (`CacheInjectionSettings`; internal). */
+export const CACHE_INJECTION_SETTINGS = Symbol('CACHE_INJECTION_SETTINGS');

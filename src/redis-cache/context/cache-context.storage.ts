@@ -9,9 +9,8 @@ export type CacheContextSlot = ContextualCache | MissingCacheContextError;
 
 /**
  * One AsyncLocalStorage for the process, created on first use: on Node 20 an active
- * AsyncLocalStorage slows every `await` in the process, so an app that never injects
- * `ContextualCache` must never create one. One is enough for several apps in a process: a slot
- * holds its own app's cache.
+ * AsyncLocalStorage slows every `await` in the process, so an app that never needs one must never
+ * create one. One is enough for several apps in a process: a slot holds its own app's cache.
  */
 let storage: AsyncLocalStorage<CacheContextSlot> | undefined;
 
@@ -21,6 +20,11 @@ export function runInCacheContext<R>(slot: CacheContextSlot, fn: () => R): R {
   return storage.run(slot, fn);
 }
 
+/** Whether this process has created its AsyncLocalStorage (for tests and diagnostics). */
+export function asyncCacheContextCreated(): boolean {
+  return storage !== undefined;
+}
+
 /** The current request's cache; throws `MissingCacheContextError` when there is none. */
 export function currentCache(): ContextualCache {
   const slot = storage?.getStore();
@@ -28,44 +32,56 @@ export function currentCache(): ContextualCache {
   throw slot ?? new MissingCacheContextError(outsideRequestContextMessage());
 }
 
-/** Delegates every call to the cache of the request being handled. */
-class RequestContextualCache extends ContextualCache {
+/** Delegates every call to the cache `resolve` gives at the time of the call. */
+class DelegatingCache extends ContextualCache {
+  constructor(private readonly resolve: () => ContextualCache) {
+    super();
+  }
+
   get appId(): string {
-    return currentCache().appId;
+    return this.resolve().appId;
   }
 
   get deviceId(): string {
-    return currentCache().deviceId;
+    return this.resolve().deviceId;
   }
 
   keyFor(key: string): string {
-    return currentCache().keyFor(key);
+    return this.resolve().keyFor(key);
   }
 
   get(key: string): Promise<CacheLookup> {
-    return currentCache().get(key);
+    return this.resolve().get(key);
   }
 
   set(key: string, value: string | Buffer, ttlSeconds?: number): Promise<void> {
-    return currentCache().set(key, value, ttlSeconds);
+    return this.resolve().set(key, value, ttlSeconds);
   }
 
   delete(key: string): Promise<boolean> {
-    return currentCache().delete(key);
+    return this.resolve().delete(key);
   }
 
   flushApp(): Promise<number> {
-    return currentCache().flushApp();
+    return this.resolve().flushApp();
   }
 
   flushDevice(): Promise<number> {
-    return currentCache().flushDevice();
+    return this.resolve().flushDevice();
   }
 
   stats(): Promise<number> {
-    return currentCache().stats();
+    return this.resolve().stats();
   }
 }
 
 /** The object every class that injects `ContextualCache` (outside request scope) receives. */
-export const requestContextualCache: ContextualCache = new RequestContextualCache();
+export const requestContextualCache: ContextualCache = new DelegatingCache(currentCache);
+
+/** The cache of a slot: the slot's cache, or one that throws the slot's error when used. */
+export function cacheOfSlot(slot: CacheContextSlot): ContextualCache {
+  if (slot instanceof ContextualCache) return slot;
+  return new DelegatingCache(() => {
+    throw slot;
+  });
+}

@@ -1,9 +1,10 @@
 import { Scope } from '@nestjs/common';
 import type { FactoryProvider, Provider, Type, ValueProvider } from '@nestjs/common';
-import { CONTROLLER_WATERMARK } from '@nestjs/common/constants';
 import { INQUIRER, REQUEST } from '@nestjs/core';
 import { ContextualCache } from '../contextual-cache';
-import { REQUEST_SCOPED_INJECTION } from '../redis-cache.constants';
+import { CACHE_INJECTION_SETTINGS } from '../redis-cache.constants';
+import { invalidOptionMessage } from '../errors/messages';
+import { RedisCacheConfigError } from '../errors/redis-cache.errors';
 import { requestContextualCache } from './cache-context.storage';
 import { ControllerContextBinder } from './controller-context.binder';
 import { RequestCacheResolver } from './request-cache.resolver';
@@ -20,7 +21,7 @@ const asyncContextProvider: FactoryProvider<ContextualCache> = {
   inject: [INQUIRER, ControllerContextBinder],
   useFactory: (inquirer: object | undefined, binder: ControllerContextBinder) => {
     const owner = inquirer?.constructor as Type | undefined;
-    if (owner && Reflect.getMetadata(CONTROLLER_WATERMARK, owner)) binder.noteInjectedInto(owner);
+    if (owner && owner !== Object) binder.noteInjectedInto(owner);
     return requestContextualCache;
   },
 };
@@ -34,10 +35,29 @@ const requestScopedProvider: FactoryProvider<ContextualCache> = {
     resolver.resolve(request.params),
 };
 
-export function contextualCacheProviders(requestScoped: boolean): Provider[] {
-  const mode: ValueProvider<boolean> = {
-    provide: REQUEST_SCOPED_INJECTION,
-    useValue: requestScoped,
+/** How this app injects `ContextualCache`: the module extras that decide it. */
+export interface CacheInjectionSettings {
+  readonly requestScoped: boolean;
+  readonly asyncLocalStorage: 'auto' | 'always';
+}
+
+export function contextualCacheProviders(settings: CacheInjectionSettings): Provider[] {
+  if (typeof settings.requestScoped !== 'boolean') {
+    throw new RedisCacheConfigError(
+      invalidOptionMessage('requestScoped', 'true or false', settings.requestScoped),
+    );
+  }
+  if (settings.asyncLocalStorage !== 'auto' && settings.asyncLocalStorage !== 'always') {
+    throw new RedisCacheConfigError(
+      invalidOptionMessage('asyncLocalStorage', '"auto" or "always"', settings.asyncLocalStorage),
+    );
+  }
+  const injection: ValueProvider<CacheInjectionSettings> = {
+    provide: CACHE_INJECTION_SETTINGS,
+    useValue: {
+      requestScoped: settings.requestScoped,
+      asyncLocalStorage: settings.asyncLocalStorage,
+    },
   };
-  return [requestScoped ? requestScopedProvider : asyncContextProvider, mode];
+  return [settings.requestScoped ? requestScopedProvider : asyncContextProvider, injection];
 }

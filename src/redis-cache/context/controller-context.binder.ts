@@ -14,12 +14,14 @@ import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import { MetadataScanner, ModulesContainer } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
 import { ContextualCache } from '../contextual-cache';
-import { REQUEST_SCOPED_INJECTION } from '../redis-cache.constants';
+import { CACHE_INJECTION_SETTINGS } from '../redis-cache.constants';
 import { CacheContextInterceptor } from './cache-context.interceptor';
-import { runInCacheContext } from './cache-context.storage';
+import { cacheOfSlot, runInCacheContext } from './cache-context.storage';
 import type { CacheContextSlot } from './cache-context.storage';
+import type { CacheInjectionSettings } from './contextual-cache.providers';
 import { currentCacheOfRequest } from './current-cache.decorator';
 import { RequestCacheResolver } from './request-cache.resolver';
+import { RequestView, viewableCacheProperties } from './request-view';
 import type { RouteParams } from './request-cache.resolver';
 
 const SLOT_PARAM = `redisCacheContext${CUSTOM_ROUTE_ARGS_METADATA}`;
@@ -74,30 +76,35 @@ export class ControllerContextBinder {
   constructor(
     private readonly resolver: RequestCacheResolver,
     private readonly modules: ModulesContainer,
-    @Inject(REQUEST_SCOPED_INJECTION) private readonly requestScoped: boolean,
+    @Inject(CACHE_INJECTION_SETTINGS) private readonly settings: CacheInjectionSettings,
   ) {}
 
-  /** The `ContextualCache` provider reports each class it is injected into. */
+  /** The `ContextualCache` provider reports each class it is injected into (controller or not). */
   noteInjectedInto(owner: Type): void {
     this.injecting.add(owner);
   }
 
   bindControllers(): void {
+    // A provider that injects the cache reaches it only through an AsyncLocalStorage context,
+    // whichever controller calls it.
+    const views = this.settings.asyncLocalStorage === 'auto' && !this.anyProviderInjectsCache();
     for (const module of this.modules.values()) {
       for (const wrapper of module.controllers.values()) {
         const controller = wrapper.metatype as Type | null;
         if (typeof controller !== 'function') continue;
         // With `requestScoped`, Nest builds such a controller per request with its own cache.
         const injects =
-          !this.requestScoped &&
+          !this.settings.requestScoped &&
           (this.injecting.has(controller) || declaresContextualCache(controller));
         const routes = cacheRoutesOf(controller, injects);
         if (routes.length === 0) continue;
         // @UseCacheContext() on such a controller would enter the context a second time, dearly.
         if (injects) withoutContextInterceptor(controller);
         const instance = builtOnce(wrapper);
+        const viewed =
+          instance && injects && views ? viewableCacheProperties(controller, instance) : undefined;
         for (const route of routes) {
-          if (instance) this.bindOnInstance(instance, controller, route, injects);
+          if (instance) this.bindOnInstance(instance, controller, route, injects, viewed);
           else this.bindOnClass(controller, route, injects);
         }
       }
@@ -111,11 +118,24 @@ export class ControllerContextBinder {
     }
   }
 
+  private anyProviderInjectsCache(): boolean {
+    for (const module of this.modules.values()) {
+      for (const wrapper of module.providers.values()) {
+        if (wrapper.inject?.includes(ContextualCache)) return true; // a factory provider
+        const type = wrapper.metatype as Type | null;
+        if (typeof type !== 'function') continue;
+        if (this.injecting.has(type) || declaresContextualCache(type)) return true;
+      }
+    }
+    return false;
+  }
+
   private bindOnInstance(
     instance: object,
     controller: Type,
     route: CacheRoute,
     injects: boolean,
+    viewed: ReadonlySet<PropertyKey> | undefined,
   ): void {
     const args: RouteArgs = { ...route.declared };
     for (const [key, arg] of Object.entries(args)) {
@@ -131,9 +151,11 @@ export class ControllerContextBinder {
     const prototype = controller.prototype as Record<string, Handler>;
     const method = prototype[route.name];
     const original = method[ORIGINAL_HANDLER] ?? method;
-    const handler = injects
-      ? contextHandler(original, this.resolver, route.cacheIndexes)
-      : cacheArgumentHandler(original, this.resolver, route.cacheIndexes);
+    const handler = !injects
+      ? cacheArgumentHandler(original, this.resolver, route.cacheIndexes)
+      : viewed
+        ? viewHandler(original, this.resolver, route.cacheIndexes, viewed)
+        : contextHandler(original, this.resolver, route.cacheIndexes);
     copyRouteMetadata(original, handler, injects);
     Object.defineProperty(instance, route.name, {
       value: handler,
@@ -184,23 +206,45 @@ function cacheArgumentHandler(
 }
 
 /**
- * Runs the handler in the request's cache context. The request is at the first `@CurrentCache()`
- * position, or else the hidden last argument, which the handler never sees.
+ * Takes the request's slot out of the arguments Nest passed: the request is at the first
+ * `@CurrentCache()` position (which then gets the cache), or else the hidden last argument, which
+ * the handler never sees.
  */
+function takeSlot(
+  args: unknown[],
+  resolver: RequestCacheResolver,
+  cacheIndexes: number[],
+): CacheContextSlot {
+  if (cacheIndexes.length === 0) return resolver.slotFor((args.pop() as Request)?.params);
+  const slot = resolver.slotFor((args[cacheIndexes[0]] as Request)?.params);
+  if (!(slot instanceof ContextualCache)) throw slot;
+  for (const index of cacheIndexes) args[index] = slot;
+  return slot;
+}
+
+/** Runs the handler in the request's AsyncLocalStorage cache context. */
 function contextHandler(
   original: Handler,
   resolver: RequestCacheResolver,
   cacheIndexes: number[],
 ): Handler {
-  const hidden = cacheIndexes.length === 0;
   return function (this: unknown, ...args: unknown[]) {
-    const request = (hidden ? args.pop() : args[cacheIndexes[0]]) as Request;
-    const slot = resolver.slotFor(request?.params);
-    if (!hidden) {
-      if (!(slot instanceof ContextualCache)) throw slot;
-      for (const index of cacheIndexes) args[index] = slot;
-    }
+    const slot = takeSlot(args, resolver, cacheIndexes);
     return runInCacheContext(slot, () => original.apply(this, args));
+  };
+}
+
+/** Runs the handler with a request view of the controller as `this` (no AsyncLocalStorage). */
+function viewHandler(
+  original: Handler,
+  resolver: RequestCacheResolver,
+  cacheIndexes: number[],
+  cacheProperties: ReadonlySet<PropertyKey>,
+): Handler {
+  return function (this: object, ...args: unknown[]) {
+    const slot = takeSlot(args, resolver, cacheIndexes);
+    const view = new Proxy(this, new RequestView(cacheOfSlot(slot), cacheProperties));
+    return original.apply(view, args);
   };
 }
 

@@ -25,8 +25,10 @@ export const missingRouteParamMessage = (param: string, field: string): string =
 
 export const outsideRequestContextMessage = (): string =>
   'ContextualCache was used outside a request context. Inject it into a controller ' +
-  '(the module then enters the context for that controller), decorate the controller with ' +
-  '@UseCacheContext() when a provider injects it, or use @CurrentCache() / RedisCache.withContext().';
+  '(the module then binds its route handlers to the request), decorate the controller with ' +
+  '@UseCacheContext() when a provider injects it, or use @CurrentCache() / RedisCache.withContext(). ' +
+  'If a controller reaches its injected cache other than through its own properties (say, from a ' +
+  'callback created in its constructor), set asyncLocalStorage: "always" in RedisCacheModule.forRoot().';
 
 export const invalidOptionMessage = (option: string, expected: string, got: unknown): string =>
   `RedisCacheModule option "${option}": expected ${expected}, got ${describe(got)}.`;
