@@ -41,6 +41,9 @@ export const DIAGNOSTIC_VARIANTS = [
   'diag-request-param',
   // constructor-injected with `asyncLocalStorage: 'always'`: the AsyncLocalStorage path.
   'diag-constructor-als',
+  // The baseline handler with one unused `@Req()` parameter: what any handler parameter costs
+  // (Nest then runs its async parameter step), the floor for @CurrentCache().
+  'diag-raw-with-request-param',
 ] as const;
 
 export const INJECTION_VARIANT_DESCRIPTIONS: Record<InjectionVariant, string> = {
@@ -64,6 +67,8 @@ export const INJECTION_VARIANT_DESCRIPTIONS: Record<InjectionVariant, string> = 
     "`module-no-cache-route`, after one request to the injected controller at start-up, so the module's AsyncLocalStorage is active",
   'diag-constructor-als':
     "`constructor-injected` with `forRoot({ url, asyncLocalStorage: 'always' })`: each handler runs in an AsyncLocalStorage context",
+  'diag-raw-with-request-param':
+    'the baseline controller (raw ioredis) with one unused `@Req()` handler parameter',
   'diag-request-param':
     'the module imported; handler parameter `@Req() request`, then `redisCache.withContext(request.params.appId, request.params.deviceId)` in the handler',
 };
@@ -118,6 +123,18 @@ class RawValueController {
 
   @Get('value')
   async read(): Promise<string> {
+    const value = await this.client.getBuffer(BENCH_KEY);
+    return value === null ? '' : value.toString();
+  }
+}
+
+/** diag-raw-with-request-param: the baseline plus one parameter it does not use. */
+@Controller(ROUTE)
+class RawWithParamController {
+  constructor(@Inject(RAW_CLIENT) private readonly client: Redis) {}
+
+  @Get('value')
+  async read(@Req() _request: unknown): Promise<string> {
     const value = await this.client.getBuffer(BENCH_KEY);
     return value === null ? '' : value.toString();
   }
@@ -230,6 +247,8 @@ export function appModuleFor(variant: InjectionVariant, url: string): DynamicMod
         imports: [RedisCacheModule.forRoot({ url })],
         controllers: [InjectedValueController],
       };
+    case 'diag-raw-with-request-param':
+      return { module: BenchAppModule, controllers: [RawWithParamController], ...raw };
     case 'diag-constructor-als':
       return {
         module: BenchAppModule,

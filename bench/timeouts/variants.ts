@@ -16,9 +16,9 @@ export const TIMEOUT_VARIANT_DESCRIPTIONS: Record<TimeoutVariant, string> = {
   'one-timer-deadlines':
     "`RedisCache.fromClient(client, { operationTimeoutMs: 200 }).withContext('app1', 'dev1').get('k')`: the whole cache layer",
   'one-timer-deadlines-raw':
-    '`new Command(get)`, `deadlines.track(cmd)`, `client.sendCommand(cmd)`, mark settled: the deadline mechanism alone',
+    '`new Command(get)`, `deadlines.track(cmd)`, `client.sendCommand(cmd)` (the entry settles with the command): the deadline mechanism alone',
   'sendCommand-no-deadline':
-    '`client.sendCommand(new Command(get))` in an async wrapper, no deadline: control for the raw variant',
+    '`client.sendCommand(new Command(get))`, no deadline: control for the raw variant',
 };
 
 /** The timeout every bounded variant uses; no command comes near it. */
