@@ -1,0 +1,42 @@
+# Build stage: dev dependencies (TypeScript) are needed to compile, but never ship.
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+
+# Manifests first, so the dependency layer stays cached until they change.
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
+COPY tsconfig.json tsconfig.build.json nest-cli.json ./
+COPY src ./src
+RUN npm run build
+
+# Runtime stage: production dependencies and the compiled output only.
+FROM node:24-bookworm-slim AS runtime
+# Libraries read NODE_ENV; npm skips devDependencies with it too (--omit=dev says so explicitly).
+ENV NODE_ENV=production
+WORKDIR /app
+
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund \
+  && npm cache clean --force
+
+# Files stay root-owned: the service only reads them, so a compromised process cannot rewrite them.
+COPY --from=build /app/dist ./dist
+
+# The image's built-in unprivileged user.
+USER node
+
+# Must match the service's default (RENDERER_CONFIG_DEFAULTS.port) and the compose port mapping.
+ENV PORT=8080
+EXPOSE 8080
+
+# The slim image has no curl or wget, so Node's global fetch probes. Liveness, not readiness: a Redis
+# outage must not mark the process itself unhealthy (/health/ready is for the load balancer).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
+  CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT || 8080}/health/live`, { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+# The service drains requests in flight on SIGTERM (SHUTDOWN_TIMEOUT_MS) before exiting.
+STOPSIGNAL SIGTERM
+
+# Exec form: node is PID 1 and receives the stop signal itself (no shell in between).
+CMD ["node", "dist/main.js"]

@@ -1,0 +1,39 @@
+import { Module } from '@nestjs/common';
+import type { DynamicModule } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { RedisCacheModule } from '../redis-cache';
+import { CacheAdminController } from './admin/cache-admin.controller';
+import { AdminTokenGuard } from './admin/admin-token.guard';
+import { AppCatalog } from './apps/app-catalog';
+import { BannerApp } from './apps/banner.app';
+import { ClockApp } from './apps/clock.app';
+import { BuiltInQuotes, QUOTE_SOURCE, QuoteApp } from './apps/quote.app';
+import { RENDERER_CONFIG } from './config/renderer-config.provider';
+import type { RendererConfig } from './config/renderer.config';
+import { CacheHealthIndicator } from './health/cache-health.indicator';
+import { HealthController } from './health/health.controller';
+import { RenderController } from './render/render.controller';
+import { RenderService } from './render/render.service';
+
+/** The renderer service: the app catalog, its render route, cache administration and health. */
+@Module({})
+export class RendererModule {
+  static forConfig(config: RendererConfig): DynamicModule {
+    return {
+      module: RendererModule,
+      imports: [RedisCacheModule.forRoot(config.cache), TerminusModule.forRoot({ logger: false })],
+      controllers: [RenderController, CacheAdminController, HealthController],
+      providers: [
+        { provide: RENDERER_CONFIG, useValue: config },
+        { provide: QUOTE_SOURCE, useClass: BuiltInQuotes },
+        ClockApp,
+        BannerApp,
+        QuoteApp,
+        AppCatalog,
+        RenderService,
+        AdminTokenGuard,
+        CacheHealthIndicator,
+      ],
+    };
+  }
+}
