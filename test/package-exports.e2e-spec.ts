@@ -1,8 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-
-const root = resolve(__dirname, '..');
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildInto, repoRoot as root } from './support/build';
 
 /** Every file under `dir`, relative to it. */
 function filesUnder(dir: string): string[] {
@@ -13,16 +11,7 @@ describe('the package root export', () => {
   let outDir: string;
 
   beforeAll(() => {
-    // Build exactly as `npm run build` does, into a temp dir inside the repo (so the build finds
-    // node_modules), and never touch dist/.
-    const cache = join(root, 'node_modules', '.cache');
-    mkdirSync(cache, { recursive: true });
-    outDir = mkdtempSync(join(cache, 'package-exports-'));
-    execFileSync(
-      process.execPath,
-      [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir],
-      { cwd: root, stdio: 'pipe' },
-    );
+    outDir = buildInto('package-exports');
   }, 120_000);
 
   afterAll(() => rmSync(outDir, { recursive: true, force: true }));

@@ -1,0 +1,100 @@
+// The renderer as `npm start` runs it: the built `main.js` in its own process.
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { buildInto, repoRoot as root } from './support/build';
+import { RedisServerProcess } from './support/redis-server';
+import { sleep } from './support/unique';
+
+interface Service {
+  child: ChildProcess;
+  port: number;
+  exited: Promise<number | null>;
+  output: string[];
+}
+
+/** Starts `node main.js` with `env` and resolves once it logs the URL it listens on. */
+function startService(mainJs: string, env: Record<string, string>): Promise<Service> {
+  const child = spawn(process.execPath, [mainJs], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  return new Promise((resolveStart, reject) => {
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream }).on('line', (line) => {
+        output.push(line);
+        const port = /Listening on http:\/\/[^:]+:(\d+)/.exec(line)?.[1];
+        if (port) resolveStart({ child, port: Number(port), exited, output });
+      });
+    }
+    void exited.then((code) =>
+      reject(new Error(`the service exited (${code}) before listening:\n${output.join('\n')}`)),
+    );
+  });
+}
+
+describe('the renderer process', () => {
+  let mainJs: string;
+  let outDir: string;
+
+  beforeAll(() => {
+    outDir = buildInto('renderer-process');
+    mainJs = join(outDir, 'main.js');
+  }, 120_000);
+
+  afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+  it('refuses a bad setting with one line naming the variable, and exit code 1', () => {
+    let failure: { status: number; stderr: string } | undefined;
+    try {
+      execFileSync(process.execPath, [mainJs], {
+        cwd: root,
+        env: { PATH: process.env.PATH ?? '', PORT: 'http' },
+        stdio: 'pipe',
+      });
+    } catch (error) {
+      const { status, stderr } = error as { status: number; stderr: Buffer };
+      failure = { status, stderr: stderr.toString() };
+    }
+    expect(failure?.status).toBe(1);
+    expect(failure?.stderr.trim()).toBe(
+      'Configuration error: Environment variable PORT: expected a port number from 0 to 65535, got "http".',
+    );
+  });
+
+  it('on SIGTERM finishes the request in flight, refuses new ones, and exits 0', async () => {
+    const redis = await RedisServerProcess.start();
+    const service = await startService(mainJs, {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      REDIS_URL: redis.url,
+      CACHE_OPERATION_TIMEOUT_MS: '1500',
+    });
+    try {
+      const url = `http://127.0.0.1:${service.port}/apps/banner/devices/d1/render`;
+      expect((await fetch(url)).status).toBe(200);
+      // A frozen Redis holds the next render in its cache read for up to 1.5 s.
+      redis.freeze();
+      const inFlight = fetch(url, { headers: { connection: 'close' } });
+      await sleep(300);
+      service.child.kill('SIGTERM');
+      await sleep(200);
+      await expect(fetch(`http://127.0.0.1:${service.port}/health/live`)).rejects.toThrow();
+
+      const response = await inFlight;
+      expect(response.status).toBe(200);
+      expect(response.headers.get('x-cache')).toBe('MISS');
+      expect(await service.exited).toBe(0);
+      expect(service.output.join('\n')).toMatch(/SIGTERM: finishing requests in flight/);
+    } finally {
+      redis.thaw();
+      service.child.kill('SIGKILL');
+      await redis.dispose();
+    }
+  }, 30_000);
+});
