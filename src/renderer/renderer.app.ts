@@ -21,6 +21,7 @@ export async function createRendererApp(config: RendererConfig): Promise<NestFas
   return NestFactory.create<NestFastifyApplication>(
     RendererModule.forConfig(config),
     rendererAdapter(),
+    { logger: config.logLevels },
   );
 }
 

@@ -14,6 +14,7 @@ describe('rendererConfigFromEnv', () => {
       adminToken: undefined,
       shutdownTimeoutMs: 10_000,
       readinessTimeoutMs: 500,
+      logLevels: ['fatal', 'error', 'warn', 'log'],
     });
     expect(config.cache.store).toBe('memory');
   });
@@ -25,6 +26,7 @@ describe('rendererConfigFromEnv', () => {
       CACHE_ADMIN_TOKEN: 'a-token-of-20-chars!',
       SHUTDOWN_TIMEOUT_MS: '2500',
       READINESS_TIMEOUT_MS: '250',
+      LOG_LEVEL: 'warn',
       REDIS_ADDR: 'redis:6379',
       REDIS_DB: '2',
     });
@@ -34,6 +36,7 @@ describe('rendererConfigFromEnv', () => {
       adminToken: 'a-token-of-20-chars!',
       shutdownTimeoutMs: 2500,
       readinessTimeoutMs: 250,
+      logLevels: ['fatal', 'error', 'warn'],
       cache: { store: 'redis', host: 'redis', port: 6379, db: 2 },
     });
   });
@@ -50,6 +53,7 @@ describe('rendererConfigFromEnv', () => {
     ['PORT', '70000', 'expected a port number from 0 to 65535, got "70000"'],
     ['SHUTDOWN_TIMEOUT_MS', '5s', 'expected a whole number of milliseconds from 100 to 600000'],
     ['READINESS_TIMEOUT_MS', '0', 'expected a whole number of milliseconds from 10 to 60000'],
+    ['LOG_LEVEL', 'info', 'expected one of fatal, error, warn, log, debug, verbose, got "info"'],
   ])('names %s when it is %j', (name, value, expected) => {
     expect(() => rendererConfigFromEnv({ [name]: value })).toThrow(RendererConfigError);
     expect(() => rendererConfigFromEnv({ [name]: value })).toThrow(

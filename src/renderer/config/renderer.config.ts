@@ -1,3 +1,4 @@
+import type { LogLevel } from '@nestjs/common';
 import { z } from 'zod';
 import { redisCacheOptionsFromEnv } from '../../redis-cache';
 import type { RedisCacheModuleOptions } from '../../redis-cache';
@@ -10,7 +11,11 @@ export const RENDERER_CONFIG_DEFAULTS = {
   host: '0.0.0.0',
   shutdownTimeoutMs: 10_000,
   readinessTimeoutMs: 500,
+  logLevel: 'log',
 } as const;
+
+/** Nest's log levels from the most to the least severe; `LOG_LEVEL` keeps that one and those above. */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
 
 /** The renderer service's settings, read once at start. */
 export interface RendererConfig {
@@ -22,6 +27,8 @@ export interface RendererConfig {
   readonly shutdownTimeoutMs: number;
   /** How long `/health/ready` waits for Redis to answer PING. */
   readonly readinessTimeoutMs: number;
+  /** The log levels Nest prints (`LOG_LEVEL` and every more severe one). */
+  readonly logLevels: LogLevel[];
   readonly cache: RedisCacheModuleOptions;
 }
 
@@ -47,6 +54,10 @@ const VARIABLES = {
   SHUTDOWN_TIMEOUT_MS: {
     schema: wholeNumber(100, 600_000),
     expected: 'a whole number of milliseconds from 100 to 600000',
+  },
+  LOG_LEVEL: {
+    schema: z.enum(LOG_LEVELS),
+    expected: `one of ${LOG_LEVELS.join(', ')}`,
   },
   READINESS_TIMEOUT_MS: {
     schema: wholeNumber(10, 60_000),
@@ -75,7 +86,7 @@ function read<V extends Variable>(
 
 /**
  * The renderer's settings from the environment: `PORT`, `HOST`, `CACHE_ADMIN_TOKEN`,
- * `SHUTDOWN_TIMEOUT_MS`, `READINESS_TIMEOUT_MS`, and the cache's (`redisCacheOptionsFromEnv`).
+ * `SHUTDOWN_TIMEOUT_MS`, `READINESS_TIMEOUT_MS`, `LOG_LEVEL`, and the cache's (`redisCacheOptionsFromEnv`).
  * Empty values count as unset. Throws on the first bad value, naming the variable.
  */
 export function rendererConfigFromEnv(env: Env = process.env): RendererConfig {
@@ -87,6 +98,11 @@ export function rendererConfigFromEnv(env: Env = process.env): RendererConfig {
       read(env, 'SHUTDOWN_TIMEOUT_MS') ?? RENDERER_CONFIG_DEFAULTS.shutdownTimeoutMs,
     readinessTimeoutMs:
       read(env, 'READINESS_TIMEOUT_MS') ?? RENDERER_CONFIG_DEFAULTS.readinessTimeoutMs,
+    logLevels: levelsFrom(read(env, 'LOG_LEVEL') ?? RENDERER_CONFIG_DEFAULTS.logLevel),
     cache: redisCacheOptionsFromEnv(env),
   };
+}
+
+function levelsFrom(level: (typeof LOG_LEVELS)[number]): LogLevel[] {
+  return LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(level) + 1);
 }
