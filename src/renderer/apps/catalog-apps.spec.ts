@@ -1,5 +1,4 @@
 import { BadRequestException } from '@nestjs/common';
-import type { LoggerService } from '@nestjs/common';
 import { RedisCache } from '../../redis-cache';
 import { AppCache } from '../cache/app-cache';
 import { BannerApp } from './banner.app';
@@ -7,11 +6,7 @@ import { ClockApp } from './clock.app';
 import { QuoteApp } from './quote.app';
 import type { QuoteSource } from './quote.app';
 
-const quietLogger: LoggerService = {
-  log: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
+const quietLogger = { warn: () => undefined };
 
 function optionError(run: () => unknown): { field: string; message: string } {
   try {

@@ -1,15 +1,18 @@
-import type { LoggerService } from '@nestjs/common';
 import { CACHE_MISS, CacheUnavailableError, ContextualCache, RedisCache } from '../../redis-cache';
 import type { CacheLookup } from '../../redis-cache';
 import { APP_CACHE_DEFAULT_TTL_SECONDS, AppCache, AppCacheError } from './app-cache';
+import type { CacheWarnings } from './app-cache';
 
-function captureLogger(): LoggerService & { warnings: string[] } {
+function captureLogger(): CacheWarnings & { warnings: string[]; topics: string[] } {
   const warnings: string[] = [];
+  const topics: string[] = [];
   return {
     warnings,
-    log: () => undefined,
-    error: () => undefined,
-    warn: (message: unknown) => warnings.push(String(message)),
+    topics,
+    warn: (topic, message) => {
+      topics.push(topic);
+      warnings.push(message);
+    },
   };
 }
 
@@ -83,7 +86,7 @@ describe('AppCache (Pixlet semantics)', () => {
     const cache = new AppCache(new FailingCache(), logger);
     await expect(cache.get('weather')).resolves.toBeNull();
     await expect(cache.set('weather', 'secret-value')).resolves.toBeUndefined();
-    expect(logger.warnings).toHaveLength(2);
+    expect(logger.topics).toEqual(['app-cache.get', 'app-cache.set']);
     expect(logger.warnings[0]).toMatch(/cache\.get\("weather"\) failed, treated as a miss/);
     expect(logger.warnings[1]).toMatch(/cache\.set\("weather"\) failed, not stored/);
     expect(logger.warnings.join('\n')).not.toContain('secret-value');

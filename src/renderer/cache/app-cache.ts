@@ -1,8 +1,12 @@
-import type { LoggerService } from '@nestjs/common';
 import type { ContextualCache } from '../../redis-cache';
 
 /** Pixlet's default and what a TTL of 0 means. */
 export const APP_CACHE_DEFAULT_TTL_SECONDS = 60;
+
+/** Where cache failures are reported: rate-limited per topic (a `RateLimitedLogger`). */
+export interface CacheWarnings {
+  warn(topic: 'app-cache.get' | 'app-cache.set', message: string): void;
+}
 
 /** What an app did wrong with the cache (Pixlet raises it to the app). */
 export class AppCacheError extends Error {
@@ -20,7 +24,7 @@ export class AppCacheError extends Error {
 export class AppCache {
   constructor(
     private readonly cache: ContextualCache,
-    private readonly logger: LoggerService,
+    private readonly warnings: CacheWarnings,
   ) {}
 
   async get(key: string): Promise<string | null> {
@@ -29,7 +33,8 @@ export class AppCache {
       const hit = await this.cache.get(appKey);
       return hit.found ? hit.value.toString('utf8') : null;
     } catch (error) {
-      this.logger.warn(
+      this.warnings.warn(
+        'app-cache.get',
         `cache.get(${JSON.stringify(key)}) failed, treated as a miss: ${describe(error)}`,
       );
       return null;
@@ -49,7 +54,10 @@ export class AppCache {
     try {
       await this.cache.set(appKey, value, ttl);
     } catch (error) {
-      this.logger.warn(`cache.set(${JSON.stringify(key)}) failed, not stored: ${describe(error)}`);
+      this.warnings.warn(
+        'app-cache.set',
+        `cache.set(${JSON.stringify(key)}) failed, not stored: ${describe(error)}`,
+      );
     }
   }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import type { ContextualCache } from '../../redis-cache';
+import { RateLimitedLogger } from '../../redis-cache/logging/rate-limited-logger';
 import { AppCatalog } from '../apps/app-catalog';
 import { AppCache } from '../cache/app-cache';
 
@@ -16,7 +17,8 @@ export interface RenderResult {
  */
 @Injectable()
 export class RenderService {
-  private readonly logger = new Logger(RenderService.name);
+  // One outage must not write a line per request.
+  private readonly warnings = new RateLimitedLogger(new Logger(RenderService.name));
 
   constructor(private readonly catalog: AppCatalog) {}
 
@@ -31,7 +33,7 @@ export class RenderService {
     const cached = await this.cachedImage(cache, imageKey);
     if (cached) return { png: cached, hit: true };
 
-    const appCache = new AppCache(cache, this.logger);
+    const appCache = new AppCache(cache, this.warnings);
     const { frame, ttlSeconds } = await app.render({
       deviceId: cache.deviceId,
       options,
@@ -48,7 +50,10 @@ export class RenderService {
       const hit = await cache.get(key);
       return hit.found ? hit.value : null;
     } catch (error) {
-      this.logger.warn(`Reading a rendered image failed, rendering anew: ${describe(error)}`);
+      this.warnings.warn(
+        'render.read',
+        `Reading a rendered image failed, rendering anew: ${describe(error)}`,
+      );
       return null;
     }
   }
@@ -57,7 +62,7 @@ export class RenderService {
     try {
       await cache.set(key, png, ttlSeconds);
     } catch (error) {
-      this.logger.warn(`Storing a rendered image failed: ${describe(error)}`);
+      this.warnings.warn('render.store', `Storing a rendered image failed: ${describe(error)}`);
     }
   }
 }
