@@ -2,6 +2,8 @@ import type { Logger } from '@nestjs/common';
 import { CacheUnavailableError } from './errors/redis-cache.errors';
 import type { CacheFailureKind } from './errors/redis-cache.errors';
 import { RateLimitedLogger } from './logging/rate-limited-logger';
+import { NO_OBSERVER } from './metrics/cache-observer';
+import type { CacheObserver } from './metrics/cache-observer';
 import type { CacheOperation } from './redis-cache.interfaces';
 import { classifyStoreError } from './stores/store-errors';
 
@@ -20,6 +22,7 @@ export class CacheFailureHandler {
   constructor(
     readonly failOpen: boolean,
     logger: Logger,
+    private readonly observer: CacheObserver = NO_OBSERVER,
   ) {
     this.warnings = new RateLimitedLogger(logger);
   }
@@ -45,6 +48,7 @@ export class CacheFailureHandler {
     const kind = classifyStoreError(error);
     const byKind = (this.counts[operation] ??= {});
     byKind[kind] = (byKind[kind] ?? 0) + 1;
+    this.observer.failure(operation, kind);
     const detail = error instanceof Error ? error.message : String(error);
     const outcome = this.failOpen && isFailOpen(operation) ? 'failing open' : 'rejected';
     this.warnings.warn(

@@ -1,4 +1,5 @@
 import type { Redis, RedisOptions } from 'ioredis';
+import type { Registry } from 'prom-client';
 import type { ConnectionOptions } from 'node:tls';
 
 /** The operations a cache performs; used in errors, logs and (later) metrics. */
@@ -71,4 +72,21 @@ export interface RedisCacheModuleOptions {
   failOpen?: boolean;
   /** Names of the route params that carry the ids. @default { app: 'appId', device: 'deviceId' } */
   routeParams?: Partial<CacheRouteParams>;
+  /** Prometheus metrics of the cache (on by default, in prom-client's global registry). */
+  metrics?: CacheMetricsOptions;
+}
+
+/** Prometheus metrics of the cache. */
+export interface CacheMetricsOptions {
+  /** Record metrics. @default true */
+  enabled?: boolean;
+  /** Prefix of every metric name. @default 'matrx_cache_' */
+  prefix?: string;
+  /** Registry to register the metrics in. @default prom-client's global `register` */
+  registry?: Registry;
+  /**
+   * App ids that get their own `app` label value; every other id is counted as `other`, so clients
+   * cannot grow the label set. No device id is ever a label. @default []
+   */
+  apps?: string[];
 }

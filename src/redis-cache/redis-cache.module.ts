@@ -18,6 +18,8 @@ import {
 import { resolveRedisCacheOptions } from './redis-cache.options';
 import type { ResolvedRedisCacheOptions } from './redis-cache.options';
 import type { CacheStore } from './stores/cache-store.interface';
+import { NO_OBSERVER } from './metrics/cache-observer';
+import { PrometheusCacheMetrics } from './metrics/prometheus-cache-metrics';
 import { MemoryStore } from './stores/memory.store';
 import { connectWithin, createRedisClient } from './stores/redis-client.factory';
 import { RedisStore } from './stores/redis.store';
@@ -66,12 +68,18 @@ const providers: Provider[] = [
     provide: RedisCache,
     inject: [REDIS_CACHE_STORE, RESOLVED_REDIS_CACHE_OPTIONS],
     useFactory: (store: CacheStore, options: ResolvedRedisCacheOptions) =>
-      new RedisCache(store, {
-        defaultTtlSeconds: options.defaultTtlSeconds,
-        maxTtlSeconds: options.maxTtlSeconds,
-        operationTimeoutMs: options.operationTimeoutMs,
-        failOpen: options.failOpen,
-      }),
+      new RedisCache(
+        store,
+        {
+          defaultTtlSeconds: options.defaultTtlSeconds,
+          maxTtlSeconds: options.maxTtlSeconds,
+          operationTimeoutMs: options.operationTimeoutMs,
+          failOpen: options.failOpen,
+        },
+        options.metrics.enabled
+          ? new PrometheusCacheMetrics(options.metrics.registry, options.metrics.prefix)
+          : NO_OBSERVER,
+      ),
   },
   {
     provide: REDIS_CACHE_CLIENT,

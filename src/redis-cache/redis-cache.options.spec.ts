@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { Registry, register } from 'prom-client';
 import { RedisCacheConfigError } from './errors/redis-cache.errors';
 import type { RedisCacheModuleOptions } from './redis-cache.interfaces';
 import {
@@ -42,9 +43,18 @@ describe('resolveRedisCacheOptions', () => {
           tls: undefined,
           redisOptions: {},
         },
+        metrics: { enabled: true, prefix: 'matrx_cache_', registry: register, apps: new Set() },
       };
       expect(resolveRedisCacheOptions()).toEqual(expected);
       expect(resolveRedisCacheOptions({})).toEqual(expected);
+    });
+
+    it('takes a metrics registry, prefix and app allowlist', () => {
+      const registry = new Registry();
+      const { metrics } = resolveRedisCacheOptions({
+        metrics: { enabled: false, prefix: 'x_', registry, apps: ['clock', 'clock'] },
+      });
+      expect(metrics).toEqual({ enabled: false, prefix: 'x_', registry, apps: new Set(['clock']) });
     });
 
     it('exports the same defaults it applies', () => {
@@ -56,6 +66,7 @@ describe('resolveRedisCacheOptions', () => {
         startupWaitMs: 1_500,
         failOpen: true,
         routeParams: { app: 'appId', device: 'deviceId' },
+        metricsPrefix: 'matrx_cache_',
       });
       expect(DEFAULT_REDIS_HOST).toBe('localhost');
       expect(DEFAULT_REDIS_PORT).toBe(6379);
@@ -208,11 +219,26 @@ describe('resolveRedisCacheOptions', () => {
       expect(error.message).toBe(
         'RedisCacheModule has no option "ttl". Known options: url, addr, host, port, username, ' +
           'password, db, tls, client, redisOptions, store, defaultTtlSeconds, maxTtlSeconds, ' +
-          'operationTimeoutMs, startupWaitMs, failOpen, routeParams.',
+          'operationTimeoutMs, startupWaitMs, failOpen, routeParams, metrics.',
       );
     });
 
     it.each<[string, Record<string, unknown>, string]>([
+      [
+        'metrics.prefix',
+        { metrics: { prefix: '9cache' } },
+        'RedisCacheModule option "metrics.prefix": expected a Prometheus metric name prefix (letters, digits, _ and :, not starting with a digit), got "9cache".',
+      ],
+      [
+        'metrics.registry',
+        { metrics: { registry: {} } },
+        'RedisCacheModule option "metrics.registry": expected a prom-client Registry, got object.',
+      ],
+      [
+        'metrics.apps',
+        { metrics: { apps: 'clock' } },
+        'RedisCacheModule option "metrics.apps": expected an array of app ids, got "clock".',
+      ],
       [
         'defaultTtlSeconds',
         { defaultTtlSeconds: 0 },

@@ -1,5 +1,6 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import type { ConnectionOptions } from 'node:tls';
+import { Registry, register } from 'prom-client';
 import { z } from 'zod';
 import { invalidOptionMessage, redactUrl } from './errors/messages';
 import { RedisCacheConfigError } from './errors/redis-cache.errors';
@@ -21,7 +22,17 @@ export const REDIS_CACHE_DEFAULTS = {
   startupWaitMs: 1_500,
   failOpen: true,
   routeParams: { app: 'appId', device: 'deviceId' },
+  metricsPrefix: 'matrx_cache_',
 };
+
+/** Metrics settings after defaults. */
+export interface ResolvedCacheMetricsOptions {
+  enabled: boolean;
+  prefix: string;
+  registry: Registry;
+  /** App ids with their own `app` label value. */
+  apps: ReadonlySet<string>;
+}
 
 /** How the Redis store reaches its server. */
 export type RedisConnection =
@@ -49,6 +60,7 @@ export interface ResolvedRedisCacheOptions {
   startupWaitMs: number;
   failOpen: boolean;
   routeParams: CacheRouteParams;
+  metrics: ResolvedCacheMetricsOptions;
 }
 
 const positiveInt = (max = Number.MAX_SAFE_INTEGER) => z.number().int().min(1).max(max).optional();
@@ -81,6 +93,17 @@ const optionsSchema = z.strictObject({
   startupWaitMs: z.number().int().min(0).max(60_000).optional(),
   failOpen: z.boolean().optional(),
   routeParams: z.strictObject({ app: paramName, device: paramName }).optional(),
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      prefix: z
+        .string()
+        .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/)
+        .optional(),
+      registry: z.instanceof(Registry).optional(),
+      apps: z.array(z.string().min(1)).optional(),
+    })
+    .optional(),
 });
 
 /** What each option expects, for error messages. */
@@ -104,6 +127,12 @@ const EXPECTED: Record<string, string> = {
   routeParams: 'an object with "app" and "device" route parameter names',
   'routeParams.app': 'a route parameter name (letters, digits, _ or $)',
   'routeParams.device': 'a route parameter name (letters, digits, _ or $)',
+  metrics: 'an object with enabled, prefix, registry and apps',
+  'metrics.enabled': 'a boolean',
+  'metrics.prefix':
+    'a Prometheus metric name prefix (letters, digits, _ and :, not starting with a digit)',
+  'metrics.registry': 'a prom-client Registry',
+  'metrics.apps': 'an array of app ids',
 };
 
 /** Validates module options once, at the edge, and fills in the defaults. */
@@ -158,6 +187,12 @@ export function resolveRedisCacheOptions(
     startupWaitMs: options.startupWaitMs ?? REDIS_CACHE_DEFAULTS.startupWaitMs,
     failOpen: options.failOpen ?? REDIS_CACHE_DEFAULTS.failOpen,
     routeParams,
+    metrics: {
+      enabled: options.metrics?.enabled ?? true,
+      prefix: options.metrics?.prefix ?? REDIS_CACHE_DEFAULTS.metricsPrefix,
+      registry: options.metrics?.registry ?? register,
+      apps: new Set(options.metrics?.apps ?? []),
+    },
   };
 }
 

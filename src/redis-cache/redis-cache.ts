@@ -4,6 +4,8 @@ import { CacheFailureHandler } from './cache-failure.handler';
 import type { CacheErrorCounts } from './cache-failure.handler';
 import { TtlPolicy } from './cache-ttl';
 import type { ContextualCache } from './contextual-cache';
+import { NO_OBSERVER } from './metrics/cache-observer';
+import type { CacheObserver } from './metrics/cache-observer';
 import type { CacheStoreKind, RedisCacheModuleOptions } from './redis-cache.interfaces';
 import { resolveRedisCacheOptions } from './redis-cache.options';
 import { ScopedCache } from './scoped-cache';
@@ -27,12 +29,19 @@ export const REDIS_CACHE_LOGGER_CONTEXT = 'RedisCache';
 export class RedisCache {
   private readonly runtime: CacheRuntime;
 
-  constructor(store: CacheStore, settings: RedisCacheSettings = {}) {
+  /** `observer` hears of every operation (the module passes its Prometheus metrics). */
+  constructor(
+    store: CacheStore,
+    settings: RedisCacheSettings = {},
+    observer: CacheObserver = NO_OBSERVER,
+  ) {
     const resolved = resolveRedisCacheOptions({ ...settings, store: store.kind });
+    const logger = new Logger(REDIS_CACHE_LOGGER_CONTEXT);
     this.runtime = {
       store,
       ttl: new TtlPolicy(resolved.defaultTtlSeconds, resolved.maxTtlSeconds),
-      failures: new CacheFailureHandler(resolved.failOpen, new Logger(REDIS_CACHE_LOGGER_CONTEXT)),
+      failures: new CacheFailureHandler(resolved.failOpen, logger, observer),
+      observer,
     };
   }
 

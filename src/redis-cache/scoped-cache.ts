@@ -4,6 +4,7 @@ import { CACHE_MISS, ContextualCache } from './contextual-cache';
 import { InvalidCacheValueError } from './errors/redis-cache.errors';
 import { assertValidContextId, namespacePrefix, normalizeKey } from './keys/cache-key';
 import type { CacheLookup } from './redis-cache.interfaces';
+import type { CacheObserver } from './metrics/cache-observer';
 import type { CacheStore } from './stores/cache-store.interface';
 
 /** What every scoped cache of one `RedisCache` shares. */
@@ -11,7 +12,11 @@ export interface CacheRuntime {
   readonly store: CacheStore;
   readonly ttl: TtlPolicy;
   readonly failures: CacheFailureHandler;
+  readonly observer: CacheObserver;
 }
+
+/** Seconds since `started` (a `performance.now()` reading). */
+const secondsSince = (started: number) => (performance.now() - started) / 1000;
 
 /** `ContextualCache` bound to one app and device; cheap to create (a string and two references). */
 export class ScopedCache extends ContextualCache {
@@ -34,10 +39,17 @@ export class ScopedCache extends ContextualCache {
 
   async get(key: string): Promise<CacheLookup> {
     const redisKey = this.keyFor(key);
+    const started = performance.now();
     try {
       const value = await this.runtime.store.get(redisKey);
+      this.runtime.observer.operation(
+        'get',
+        value === null ? 'miss' : 'hit',
+        secondsSince(started),
+      );
       return value === null ? CACHE_MISS : { found: true, value };
     } catch (error) {
+      this.runtime.observer.operation('get', 'error', secondsSince(started));
       return this.runtime.failures.recover('get', error, CACHE_MISS);
     }
   }
@@ -50,49 +62,60 @@ export class ScopedCache extends ContextualCache {
         `set(${JSON.stringify(key)}): the value must be a string or a Buffer, got ${value === null ? 'null' : typeof value}.`,
       );
     }
+    const started = performance.now();
     try {
       await this.runtime.store.set(redisKey, value, ttl);
+      this.runtime.observer.operation('set', 'ok', secondsSince(started));
     } catch (error) {
+      this.runtime.observer.operation('set', 'error', secondsSince(started));
       this.runtime.failures.recover('set', error, undefined);
     }
   }
 
   async delete(key: string): Promise<boolean> {
     const redisKey = this.keyFor(key);
+    const started = performance.now();
     try {
-      return await this.runtime.store.delete(redisKey);
+      const deleted = await this.runtime.store.delete(redisKey);
+      this.runtime.observer.operation('delete', 'ok', secondsSince(started));
+      return deleted;
     } catch (error) {
+      this.runtime.observer.operation('delete', 'error', secondsSince(started));
       return this.runtime.failures.recover('delete', error, false);
     }
   }
 
-  async flushApp(): Promise<number> {
-    try {
-      return await this.runtime.store.deleteNamespace({
-        appId: this.appId,
-        deviceId: this.deviceId,
-      });
-    } catch (error) {
-      return this.runtime.failures.reject('flush_app', error);
-    }
+  flushApp(): Promise<number> {
+    return this.bulk('flush_app', () =>
+      this.runtime.store.deleteNamespace({ appId: this.appId, deviceId: this.deviceId }),
+    );
   }
 
-  async flushDevice(): Promise<number> {
-    try {
-      return await this.runtime.store.deleteNamespace({ deviceId: this.deviceId });
-    } catch (error) {
-      return this.runtime.failures.reject('flush_device', error);
-    }
+  flushDevice(): Promise<number> {
+    return this.bulk('flush_device', () =>
+      this.runtime.store.deleteNamespace({ deviceId: this.deviceId }),
+    );
   }
 
-  async stats(): Promise<number> {
+  stats(): Promise<number> {
+    return this.bulk('stats', () =>
+      this.runtime.store.countNamespace({ appId: this.appId, deviceId: this.deviceId }),
+    );
+  }
+
+  /** Flushes and counts: observed like the others, and always rejected on a backend failure. */
+  private async bulk(
+    operation: 'flush_app' | 'flush_device' | 'stats',
+    run: () => Promise<number>,
+  ): Promise<number> {
+    const started = performance.now();
     try {
-      return await this.runtime.store.countNamespace({
-        appId: this.appId,
-        deviceId: this.deviceId,
-      });
+      const count = await run();
+      this.runtime.observer.operation(operation, 'ok', secondsSince(started));
+      return count;
     } catch (error) {
-      return this.runtime.failures.reject('stats', error);
+      this.runtime.observer.operation(operation, 'error', secondsSince(started));
+      return this.runtime.failures.reject(operation, error);
     }
   }
 }

@@ -12,6 +12,7 @@ import { RENDERER_CONFIG } from './config/renderer-config.provider';
 import type { RendererConfig } from './config/renderer.config';
 import { CacheHealthIndicator } from './health/cache-health.indicator';
 import { HealthController } from './health/health.controller';
+import { MetricsController } from './metrics/metrics.controller';
 import { RenderController } from './render/render.controller';
 import { RenderService } from './render/render.service';
 
@@ -22,7 +23,7 @@ export class RendererModule {
     return {
       module: RendererModule,
       imports: [RedisCacheModule.forRoot(config.cache), TerminusModule.forRoot({ logger: false })],
-      controllers: [RenderController, CacheAdminController, HealthController],
+      controllers: [RenderController, CacheAdminController, HealthController, MetricsController],
       providers: [
         { provide: RENDERER_CONFIG, useValue: config },
         { provide: QUOTE_SOURCE, useClass: BuiltInQuotes },
