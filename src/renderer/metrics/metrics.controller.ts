@@ -5,6 +5,12 @@ import type { Registry } from 'prom-client';
 import { RESOLVED_REDIS_CACHE_OPTIONS } from '../../redis-cache';
 import type { ResolvedRedisCacheOptions } from '../../redis-cache';
 
+const MISNAMED_DEFAULT_GAUGES = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 interface HeaderSetter {
   header(name: string, value: string): unknown;
 }
@@ -20,9 +26,11 @@ export class MetricsController implements OnModuleInit {
 
   onModuleInit(): void {
     // Once per registry: several apps in one process (tests) share the global one.
-    if (!this.registry.getSingleMetric('process_cpu_user_seconds_total')) {
-      collectDefaultMetrics({ register: this.registry });
-    }
+    if (this.registry.getSingleMetric('process_cpu_user_seconds_total')) return;
+    collectDefaultMetrics({ register: this.registry });
+    // Gauges named like counters, which promtool flags; the same counts stay available per type
+    // in nodejs_active_handles, nodejs_active_requests and nodejs_active_resources.
+    for (const name of MISNAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(name);
   }
 
   @Get('metrics')

@@ -1,0 +1,182 @@
+// Prometheus metrics recorded by the cache itself, on a real Redis, and served by the renderer.
+import { spawnSync } from 'node:child_process';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import type { TestingModule } from '@nestjs/testing';
+import { Registry } from 'prom-client';
+import request from 'supertest';
+import { RedisCache, RedisCacheModule } from '../src';
+import { rendererConfigFromEnv } from '../src/renderer/config/renderer.config';
+import { rendererAdapter } from '../src/renderer/renderer.app';
+import { RendererModule } from '../src/renderer/renderer.module';
+import type { RedisCacheModuleOptions } from '../src';
+import { RedisServerProcess } from './support/redis-server';
+import { acquireRedis } from './support/redis-target';
+import type { RedisTarget } from './support/redis-target';
+import { uniqueId } from './support/unique';
+
+type Labels = Record<string, string>;
+
+/**
+ * The current value of one series (0 when it does not exist yet). Histogram series are named
+ * with their suffix: `<name>_count`, `<name>_bucket`, `<name>_sum`.
+ */
+async function valueOf(registry: Registry, name: string, labels: Labels): Promise<number> {
+  const base = name.replace(/_(count|bucket|sum)$/, '');
+  const metric = registry.getSingleMetric(name) ?? registry.getSingleMetric(base);
+  if (!metric) throw new Error(`no metric ${name}`);
+  const { values } = await metric.get();
+  const series = values.find(
+    (value) =>
+      (value.metricName ?? name) === name &&
+      Object.entries(labels).every(([key, expected]) => String(value.labels[key]) === expected),
+  );
+  return series?.value ?? 0;
+}
+
+async function startCache(options: RedisCacheModuleOptions): Promise<TestingModule> {
+  return Test.createTestingModule({ imports: [RedisCacheModule.forRoot(options)] }).compile();
+}
+
+describe('cache metrics', () => {
+  let target: RedisTarget;
+
+  beforeAll(async () => {
+    target = await acquireRedis();
+  });
+  afterAll(() => target.release());
+
+  it('counts every operation by result and times it', async () => {
+    const registry = new Registry();
+    const moduleRef = await startCache({ url: target.url, metrics: { registry } });
+    const cache = moduleRef.get(RedisCache).withContext(uniqueId('app'), 'dev1');
+    const count = (operation: string, result: string) =>
+      valueOf(registry, 'matrx_cache_operations_total', { operation, result });
+
+    await cache.get('k');
+    await cache.set('k', 'v');
+    await cache.get('k');
+    await cache.get('k');
+    await cache.delete('k');
+    await cache.stats();
+    await cache.flushApp();
+    await cache.flushDevice();
+
+    expect(await count('get', 'miss')).toBe(1);
+    expect(await count('get', 'hit')).toBe(2);
+    expect(await count('set', 'ok')).toBe(1);
+    expect(await count('delete', 'ok')).toBe(1);
+    expect(await count('stats', 'ok')).toBe(1);
+    expect(await count('flush_app', 'ok')).toBe(1);
+    expect(await count('flush_device', 'ok')).toBe(1);
+    expect(await count('get', 'error')).toBe(0);
+    const gets = await valueOf(registry, 'matrx_cache_operation_duration_seconds_count', {
+      operation: 'get',
+    });
+    expect(gets).toBe(3);
+    // Every GET took under a second, and the buckets go down to 0.1 ms.
+    const underOneSecond = await valueOf(
+      registry,
+      'matrx_cache_operation_duration_seconds_bucket',
+      {
+        operation: 'get',
+        le: '1',
+      },
+    );
+    expect(underOneSecond).toBe(3);
+    const text = await registry.metrics();
+    expect(text).toContain(
+      'matrx_cache_operation_duration_seconds_bucket{le="0.0001",operation="get"}',
+    );
+    expect(text).toContain(
+      'matrx_cache_operation_duration_seconds_bucket{le="0.00025",operation="get"}',
+    );
+    await moduleRef.close();
+  });
+
+  it('counts failures by kind while failing open', async () => {
+    const server = await RedisServerProcess.start();
+    const registry = new Registry();
+    const moduleRef = await startCache({ url: server.url, metrics: { registry } });
+    const cache = moduleRef.get(RedisCache).withContext('clock', 'dev1');
+    await cache.set('k', 'v');
+    await server.stop();
+    try {
+      await expect(cache.get('k')).resolves.toEqual({ found: false, value: null });
+      await expect(cache.stats()).rejects.toThrow();
+      expect(
+        await valueOf(registry, 'matrx_cache_operations_total', {
+          operation: 'get',
+          result: 'error',
+        }),
+      ).toBe(1);
+      const errors = registry.getSingleMetric('matrx_cache_errors_total');
+      const values = (await errors!.get()).values.filter((value) => value.value > 0);
+      expect(values.map(({ labels }) => labels.operation).sort()).toEqual(['get', 'stats']);
+      expect(
+        values.every(({ labels }) => ['timeout', 'connection'].includes(String(labels.kind))),
+      ).toBe(true);
+    } finally {
+      await moduleRef.close();
+      await server.dispose();
+    }
+  });
+
+  it('shares the metrics when the module is registered twice, and uses the prefix', async () => {
+    const registry = new Registry();
+    const first = await startCache({
+      store: 'memory',
+      metrics: { registry, prefix: 'edge_cache_' },
+    });
+    const second = await startCache({
+      store: 'memory',
+      metrics: { registry, prefix: 'edge_cache_' },
+    });
+    await first.get(RedisCache).withContext('a', 'd').get('k');
+    await second.get(RedisCache).withContext('a', 'd').get('k');
+    expect(
+      await valueOf(registry, 'edge_cache_operations_total', { operation: 'get', result: 'miss' }),
+    ).toBe(2);
+    expect(registry.getSingleMetric('matrx_cache_operations_total')).toBeUndefined();
+    await first.close();
+    await second.close();
+  });
+
+  it('records nothing with metrics disabled', async () => {
+    const registry = new Registry();
+    const moduleRef = await startCache({ store: 'memory', metrics: { registry, enabled: false } });
+    await moduleRef.get(RedisCache).withContext('a', 'd').get('k');
+    expect(await registry.getMetricsAsJSON()).toEqual([]);
+    await moduleRef.close();
+  });
+});
+
+describe('GET /metrics on the renderer', () => {
+  it('serves the Prometheus text format that promtool accepts without findings', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [RendererModule.forConfig(rendererConfigFromEnv({}))],
+    }).compile();
+    const app = moduleRef.createNestApplication<NestFastifyApplication>(rendererAdapter(), {
+      logger: false,
+    });
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+    const server = app.getHttpServer();
+    await request(server).get('/apps/clock/devices/d1/render').expect(200);
+
+    const response = await request(server).get('/metrics').expect(200);
+    expect(response.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(response.text).toContain('matrx_cache_operations_total{operation="get",result="miss"}');
+    expect(response.text).toContain('process_cpu_user_seconds_total');
+    await app.close();
+
+    const promtool = spawnSync('promtool', ['check', 'metrics'], { input: response.text });
+    if (promtool.error) {
+      throw new Error(
+        `promtool is needed to check the metrics (apt-get install prometheus): ${promtool.error.message}`,
+      );
+    }
+    expect(`${promtool.stdout.toString()}${promtool.stderr.toString()}`).toBe('');
+    expect(promtool.status).toBe(0);
+  });
+});
