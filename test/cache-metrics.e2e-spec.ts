@@ -28,7 +28,7 @@ async function valueOf(registry: Registry, name: string, labels: Labels): Promis
   const { values } = await metric.get();
   const series = values.find(
     (value) =>
-      (value.metricName ?? name) === name &&
+      ((value as { metricName?: string }).metricName ?? name) === name &&
       Object.entries(labels).every(([key, expected]) => String(value.labels[key]) === expected),
   );
   return series?.value ?? 0;
@@ -178,5 +178,87 @@ describe('GET /metrics on the renderer', () => {
     }
     expect(`${promtool.stdout.toString()}${promtool.stderr.toString()}`).toBe('');
     expect(promtool.status).toBe(0);
+  });
+});
+
+/** Polls until `check` passes or the time is up (the key counts refresh in the background). */
+async function pollUntil(check: () => Promise<void>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+describe('key counts', () => {
+  it.each(['redis', 'memory'] as const)(
+    'counts keys per allowed app, the rest as other, and the database, in the background (%s)',
+    async (store) => {
+      const server = store === 'redis' ? await RedisServerProcess.start() : undefined;
+      const registry = new Registry();
+      const moduleRef = await startCache({
+        ...(server ? { url: server.url } : { store: 'memory' }),
+        metrics: { registry, apps: ['clock', 'banner'], keyCountIntervalMs: 100 },
+      });
+      const app = moduleRef.createNestApplication();
+      await app.init();
+      const redisCache = moduleRef.get(RedisCache);
+      try {
+        for (const device of ['d1', 'd2', 'd3'])
+          await redisCache.withContext('clock', device).set('k', 'v');
+        await redisCache.withContext('banner', 'd1').set('k', 'v');
+        await redisCache.withContext('weather', 'd1').set('a', 'v');
+        await redisCache.withContext('*', 'd1').set('b', 'v');
+        if (server) {
+          const { Redis } = await import('ioredis');
+          const raw = new Redis(server.url);
+          await raw.set('not-a-cache-key', 'x');
+          raw.disconnect();
+        }
+        const keys = (appLabel: string) => valueOf(registry, 'matrx_cache_keys', { app: appLabel });
+        await pollUntil(async () => {
+          expect(await keys('clock')).toBe(3);
+          expect(await keys('banner')).toBe(1);
+          expect(await keys('other')).toBe(2);
+          expect(await valueOf(registry, 'matrx_cache_database_keys', {})).toBe(server ? 7 : 6);
+        });
+        // Device ids never become labels; only the allowlist and "other" do.
+        const { values } = await registry.getSingleMetric('matrx_cache_keys')!.get();
+        expect(values.map(({ labels }) => labels.app).sort()).toEqual(['banner', 'clock', 'other']);
+        expect(
+          await valueOf(registry, 'matrx_cache_key_count_duration_seconds', {}),
+        ).toBeGreaterThan(0);
+      } finally {
+        await app.close();
+        await server?.dispose();
+      }
+    },
+  );
+
+  it('counts a failure and keeps the last figures while Redis is down', async () => {
+    const server = await RedisServerProcess.start();
+    const registry = new Registry();
+    const moduleRef = await startCache({
+      url: server.url,
+      metrics: { registry, apps: ['clock'], keyCountIntervalMs: 100 },
+    });
+    const app = moduleRef.createNestApplication();
+    await app.init();
+    try {
+      await moduleRef.get(RedisCache).withContext('clock', 'd1').set('k', 'v');
+      const keys = () => valueOf(registry, 'matrx_cache_keys', { app: 'clock' });
+      const failures = () => valueOf(registry, 'matrx_cache_key_count_failures_total', {});
+      await pollUntil(async () => expect(await keys()).toBe(1));
+      await server.stop();
+      await pollUntil(async () => expect(await failures()).toBeGreaterThan(0));
+      expect(await keys()).toBe(1);
+    } finally {
+      await app.close();
+      await server.dispose();
+    }
   });
 });

@@ -9,3 +9,6 @@ export const REDIS_CACHE_CLIENT = Symbol('REDIS_CACHE_CLIENT');
 
 /** How this app injects `ContextualCache` (`CacheInjectionSettings`; internal). */
 export const CACHE_INJECTION_SETTINGS = Symbol('CACHE_INJECTION_SETTINGS');
+
+/** The background key counter (`KeyCountRefresher`), or null when metrics or counts are off (internal). */
+export const REDIS_CACHE_KEY_COUNTS = Symbol('REDIS_CACHE_KEY_COUNTS');

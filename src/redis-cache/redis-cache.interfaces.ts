@@ -89,4 +89,9 @@ export interface CacheMetricsOptions {
    * cannot grow the label set. No device id is ever a label. @default []
    */
   apps?: string[];
+  /**
+   * How often the key counts (`keys{app}`, `database_keys`) are refreshed in the background, in
+   * milliseconds; 0 turns them off. @default 30000
+   */
+  keyCountIntervalMs?: number;
 }

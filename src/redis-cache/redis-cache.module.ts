@@ -1,5 +1,11 @@
 import { Inject, Logger, Module } from '@nestjs/common';
-import type { NestModule, OnApplicationShutdown, OnModuleInit, Provider } from '@nestjs/common';
+import type {
+  NestModule,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+  OnModuleInit,
+  Provider,
+} from '@nestjs/common';
 import { CacheContextInterceptor } from './context/cache-context.interceptor';
 import { ControllerContextBinder } from './context/controller-context.binder';
 import { RequestCacheResolver } from './context/request-cache.resolver';
@@ -7,6 +13,7 @@ import { ContextualCache } from './contextual-cache';
 import { REDIS_CACHE_LOGGER_CONTEXT, RedisCache } from './redis-cache';
 import {
   REDIS_CACHE_CLIENT,
+  REDIS_CACHE_KEY_COUNTS,
   REDIS_CACHE_STORE,
   RESOLVED_REDIS_CACHE_OPTIONS,
 } from './redis-cache.constants';
@@ -19,6 +26,7 @@ import { resolveRedisCacheOptions } from './redis-cache.options';
 import type { ResolvedRedisCacheOptions } from './redis-cache.options';
 import type { CacheStore } from './stores/cache-store.interface';
 import { NO_OBSERVER } from './metrics/cache-observer';
+import { KeyCountRefresher } from './metrics/key-count-refresher';
 import { PrometheusCacheMetrics } from './metrics/prometheus-cache-metrics';
 import { MemoryStore } from './stores/memory.store';
 import { connectWithin, createRedisClient } from './stores/redis-client.factory';
@@ -86,6 +94,23 @@ const providers: Provider[] = [
     inject: [REDIS_CACHE_STORE],
     useFactory: (store: CacheStore) => (store instanceof RedisStore ? store.client : null),
   },
+  {
+    provide: REDIS_CACHE_KEY_COUNTS,
+    inject: [REDIS_CACHE_STORE, RESOLVED_REDIS_CACHE_OPTIONS],
+    useFactory: (store: CacheStore, { metrics }: ResolvedRedisCacheOptions) =>
+      metrics.enabled && metrics.keyCountIntervalMs > 0
+        ? new KeyCountRefresher(
+            store,
+            {
+              registry: metrics.registry,
+              prefix: metrics.prefix,
+              apps: metrics.apps,
+              intervalMs: metrics.keyCountIntervalMs,
+            },
+            new Logger(REDIS_CACHE_LOGGER_CONTEXT),
+          )
+        : null,
+  },
   RequestCacheResolver,
   ControllerContextBinder,
   CacheContextInterceptor,
@@ -110,13 +135,19 @@ const providers: Provider[] = [
 })
 export class RedisCacheModule
   extends RedisCacheConfigurableModule
-  implements NestModule, OnModuleInit, OnApplicationShutdown
+  implements NestModule, OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown
 {
   constructor(
     @Inject(RedisCache) private readonly redisCache: RedisCache,
     @Inject(ControllerContextBinder) private readonly binder: ControllerContextBinder,
+    @Inject(REDIS_CACHE_KEY_COUNTS) private readonly keyCounts: KeyCountRefresher | null,
   ) {
     super();
+  }
+
+  /** Starts the background key counts once the app is up. */
+  onApplicationBootstrap(): void {
+    this.keyCounts?.start();
   }
 
   /**
@@ -134,6 +165,7 @@ export class RedisCacheModule
 
   /** Closes the store last, so other providers may still use the cache while shutting down. */
   async onApplicationShutdown(): Promise<void> {
+    await this.keyCounts?.stop();
     await this.redisCache.close();
   }
 }

@@ -43,7 +43,13 @@ describe('resolveRedisCacheOptions', () => {
           tls: undefined,
           redisOptions: {},
         },
-        metrics: { enabled: true, prefix: 'matrx_cache_', registry: register, apps: new Set() },
+        metrics: {
+          enabled: true,
+          prefix: 'matrx_cache_',
+          registry: register,
+          apps: new Set(),
+          keyCountIntervalMs: 30_000,
+        },
       };
       expect(resolveRedisCacheOptions()).toEqual(expected);
       expect(resolveRedisCacheOptions({})).toEqual(expected);
@@ -52,9 +58,21 @@ describe('resolveRedisCacheOptions', () => {
     it('takes a metrics registry, prefix and app allowlist', () => {
       const registry = new Registry();
       const { metrics } = resolveRedisCacheOptions({
-        metrics: { enabled: false, prefix: 'x_', registry, apps: ['clock', 'clock'] },
+        metrics: {
+          enabled: false,
+          prefix: 'x_',
+          registry,
+          apps: ['clock', 'clock'],
+          keyCountIntervalMs: 0,
+        },
       });
-      expect(metrics).toEqual({ enabled: false, prefix: 'x_', registry, apps: new Set(['clock']) });
+      expect(metrics).toEqual({
+        enabled: false,
+        prefix: 'x_',
+        registry,
+        apps: new Set(['clock']),
+        keyCountIntervalMs: 0,
+      });
     });
 
     it('exports the same defaults it applies', () => {
@@ -67,6 +85,7 @@ describe('resolveRedisCacheOptions', () => {
         failOpen: true,
         routeParams: { app: 'appId', device: 'deviceId' },
         metricsPrefix: 'matrx_cache_',
+        keyCountIntervalMs: 30_000,
       });
       expect(DEFAULT_REDIS_HOST).toBe('localhost');
       expect(DEFAULT_REDIS_PORT).toBe(6379);

@@ -23,6 +23,7 @@ export const REDIS_CACHE_DEFAULTS = {
   failOpen: true,
   routeParams: { app: 'appId', device: 'deviceId' },
   metricsPrefix: 'matrx_cache_',
+  keyCountIntervalMs: 30_000,
 };
 
 /** Metrics settings after defaults. */
@@ -32,6 +33,8 @@ export interface ResolvedCacheMetricsOptions {
   registry: Registry;
   /** App ids with their own `app` label value. */
   apps: ReadonlySet<string>;
+  /** 0: no background key counts. */
+  keyCountIntervalMs: number;
 }
 
 /** How the Redis store reaches its server. */
@@ -102,6 +105,7 @@ const optionsSchema = z.strictObject({
         .optional(),
       registry: z.instanceof(Registry).optional(),
       apps: z.array(z.string().min(1)).optional(),
+      keyCountIntervalMs: z.number().int().min(0).max(86_400_000).optional(),
     })
     .optional(),
 });
@@ -127,12 +131,13 @@ const EXPECTED: Record<string, string> = {
   routeParams: 'an object with "app" and "device" route parameter names',
   'routeParams.app': 'a route parameter name (letters, digits, _ or $)',
   'routeParams.device': 'a route parameter name (letters, digits, _ or $)',
-  metrics: 'an object with enabled, prefix, registry and apps',
+  metrics: 'an object with enabled, prefix, registry, apps and keyCountIntervalMs',
   'metrics.enabled': 'a boolean',
   'metrics.prefix':
     'a Prometheus metric name prefix (letters, digits, _ and :, not starting with a digit)',
   'metrics.registry': 'a prom-client Registry',
   'metrics.apps': 'an array of app ids',
+  'metrics.keyCountIntervalMs': 'a whole number of milliseconds from 0 (off) to 86400000',
 };
 
 /** Validates module options once, at the edge, and fills in the defaults. */
@@ -192,6 +197,8 @@ export function resolveRedisCacheOptions(
       prefix: options.metrics?.prefix ?? REDIS_CACHE_DEFAULTS.metricsPrefix,
       registry: options.metrics?.registry ?? register,
       apps: new Set(options.metrics?.apps ?? []),
+      keyCountIntervalMs:
+        options.metrics?.keyCountIntervalMs ?? REDIS_CACHE_DEFAULTS.keyCountIntervalMs,
     },
   };
 }

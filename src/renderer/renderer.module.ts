@@ -4,7 +4,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { RedisCacheModule } from '../redis-cache';
 import { CacheAdminController } from './admin/cache-admin.controller';
 import { AdminTokenGuard } from './admin/admin-token.guard';
-import { AppCatalog } from './apps/app-catalog';
+import { AppCatalog, CATALOG_APP_IDS } from './apps/app-catalog';
 import { BannerApp } from './apps/banner.app';
 import { ClockApp } from './apps/clock.app';
 import { BuiltInQuotes, QUOTE_SOURCE, QuoteApp } from './apps/quote.app';
@@ -22,7 +22,14 @@ export class RendererModule {
   static forConfig(config: RendererConfig): DynamicModule {
     return {
       module: RendererModule,
-      imports: [RedisCacheModule.forRoot(config.cache), TerminusModule.forRoot({ logger: false })],
+      imports: [
+        // The catalog's apps get their own `app` label in the key counts; any other id is "other".
+        RedisCacheModule.forRoot({
+          ...config.cache,
+          metrics: { ...config.cache.metrics, apps: [...CATALOG_APP_IDS] },
+        }),
+        TerminusModule.forRoot({ logger: false }),
+      ],
       controllers: [RenderController, CacheAdminController, HealthController, MetricsController],
       providers: [
         { provide: RENDERER_CONFIG, useValue: config },

@@ -43,3 +43,19 @@ export function namespaceMatcher(
     );
   };
 }
+
+/** MATCH pattern of every key shaped like a cache key (`/{app}/{device}/{key}`). */
+export const ANY_CACHE_KEY_PATTERN = '/*/*/*';
+
+/**
+ * The app id of a key shaped `/{app}/{device}/{key}` (exactly three slashes), else undefined: other
+ * keys in the same database are not the cache's.
+ */
+export function appOfKey(key: string): string | undefined {
+  if (key.charCodeAt(0) !== SLASH) return undefined;
+  const appEnd = key.indexOf('/', 1);
+  if (appEnd <= 1) return undefined;
+  const deviceEnd = key.indexOf('/', appEnd + 1);
+  if (deviceEnd <= appEnd + 1 || key.indexOf('/', deviceEnd + 1) !== -1) return undefined;
+  return key.slice(1, appEnd);
+}

@@ -18,6 +18,13 @@ export interface CacheStore {
   deleteNamespace(namespace: CacheNamespace): Promise<number>;
   /** Counts the keys of the namespace, each once. */
   countNamespace(namespace: CacheNamespace): Promise<number>;
+  /**
+   * Counts every cache key by app id (keys of another shape are not counted), in small steps so the
+   * backend keeps serving; for the key-count metrics, never on a request path.
+   */
+  countKeysByApp(): Promise<Map<string, number>>;
+  /** Every key of the database, cache or not (Redis `DBSIZE`). */
+  databaseSize(): Promise<number>;
   /** Round trip to the backend; rejects when it cannot answer. */
   ping(): Promise<void>;
   /** Releases what the store owns (timers, a client it created). */

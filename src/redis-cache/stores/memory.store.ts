@@ -1,4 +1,4 @@
-import { namespaceMatcher } from '../keys/cache-namespace';
+import { appOfKey, namespaceMatcher } from '../keys/cache-namespace';
 import type { CacheNamespace } from '../keys/cache-namespace';
 import type { CacheStore } from './cache-store.interface';
 
@@ -53,6 +53,20 @@ export class MemoryStore implements CacheStore {
 
   countNamespace(namespace: CacheNamespace): Promise<number> {
     return Promise.resolve(this.keysOf(namespace).length);
+  }
+
+  countKeysByApp(): Promise<Map<string, number>> {
+    this.sweep();
+    const counts = new Map<string, number>();
+    for (const key of this.entries.keys()) {
+      const app = appOfKey(key);
+      if (app !== undefined) counts.set(app, (counts.get(app) ?? 0) + 1);
+    }
+    return Promise.resolve(counts);
+  }
+
+  databaseSize(): Promise<number> {
+    return Promise.resolve(this.size);
   }
 
   ping(): Promise<void> {

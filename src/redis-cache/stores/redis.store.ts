@@ -1,7 +1,12 @@
 import type { Logger } from '@nestjs/common';
 import { Command } from 'ioredis';
 import type { Redis } from 'ioredis';
-import { namespaceMatcher, namespaceMatchPattern } from '../keys/cache-namespace';
+import {
+  ANY_CACHE_KEY_PATTERN,
+  appOfKey,
+  namespaceMatcher,
+  namespaceMatchPattern,
+} from '../keys/cache-namespace';
 import type { CacheNamespace } from '../keys/cache-namespace';
 import { RateLimitedLogger } from '../logging/rate-limited-logger';
 import type { CacheStore } from './cache-store.interface';
@@ -116,6 +121,26 @@ export class RedisStore implements CacheStore {
     return seen.size;
   }
 
+  async countKeysByApp(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    const seen = new Set<string>();
+    await this.scanPattern(ANY_CACHE_KEY_PATTERN, (keys) => {
+      for (const raw of keys) {
+        // SCAN may return a key twice while Redis resizes its table.
+        const key = raw.toString('utf8');
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const app = appOfKey(key);
+        if (app !== undefined) counts.set(app, (counts.get(app) ?? 0) + 1);
+      }
+    });
+    return counts;
+  }
+
+  async databaseSize(): Promise<number> {
+    return (await this.send(new Command('dbsize', []), this.bulkDeadlines)) as number;
+  }
+
   async ping(): Promise<void> {
     if (this.client.status !== 'ready') {
       throw new StoreUnavailableError(`Redis is not connected (status ${this.client.status})`);
@@ -145,11 +170,17 @@ export class RedisStore implements CacheStore {
     await withinMs(1000, ended);
   }
 
-  private async scan(
+  private scan(
     namespace: CacheNamespace,
     onBatch: (keys: Buffer[]) => void | Promise<void>,
   ): Promise<void> {
-    const pattern = namespaceMatchPattern(namespace);
+    return this.scanPattern(namespaceMatchPattern(namespace), onBatch);
+  }
+
+  private async scanPattern(
+    pattern: string,
+    onBatch: (keys: Buffer[]) => void | Promise<void>,
+  ): Promise<void> {
     let cursor = '0';
     do {
       const [next, keys] = (await this.send(

@@ -4,6 +4,9 @@ import type { CatalogApp } from './catalog-app';
 import { ClockApp } from './clock.app';
 import { QuoteApp } from './quote.app';
 
+/** Ids of the built-in apps: known before the apps are built, for the cache's metric labels. */
+export const CATALOG_APP_IDS: readonly string[] = ['clock', 'banner', 'quote'];
+
 /** The apps this service renders, by id. */
 @Injectable()
 export class AppCatalog {
@@ -11,6 +14,10 @@ export class AppCatalog {
 
   constructor(clock: ClockApp, banner: BannerApp, quote: QuoteApp) {
     this.apps = new Map([clock, banner, quote].map((app) => [app.id, app]));
+    const ids = this.ids().join(',');
+    if (ids !== CATALOG_APP_IDS.join(',')) {
+      throw new Error(`CATALOG_APP_IDS (${CATALOG_APP_IDS.join(',')}) must list the apps: ${ids}`);
+    }
   }
 
   /** Throws `NotFoundException` (404) naming the catalog for an unknown id. */
