@@ -1,15 +1,23 @@
 // Prometheus metrics recorded by the cache itself, on a real Redis, and served by the renderer.
 import { spawnSync } from 'node:child_process';
+import { Controller, Get, UseInterceptors } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import type { TestingModule } from '@nestjs/testing';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { RedisCache, RedisCacheModule } from '../src';
+import {
+  CacheMetricsInterceptor,
+  ContextualCache,
+  CurrentCache,
+  RedisCache,
+  RedisCacheModule,
+} from '../src';
 import { rendererConfigFromEnv } from '../src/renderer/config/renderer.config';
 import { rendererAdapter } from '../src/renderer/renderer.app';
 import { RendererModule } from '../src/renderer/renderer.module';
 import type { RedisCacheModuleOptions } from '../src';
+import { HTTP_ADAPTERS, createHttpApp } from './support/http-app';
 import { RedisServerProcess } from './support/redis-server';
 import { acquireRedis } from './support/redis-target';
 import type { RedisTarget } from './support/redis-target';
@@ -261,4 +269,51 @@ describe('key counts', () => {
       await server.dispose();
     }
   });
+});
+
+describe('CacheMetricsInterceptor', () => {
+  @Controller()
+  @UseInterceptors(CacheMetricsInterceptor)
+  class MeasuredController {
+    @Get('apps/:appId/devices/:deviceId/value')
+    async value(@CurrentCache() cache: ContextualCache) {
+      const hit = await cache.get('k');
+      if (!hit.found) await cache.set('k', 'v');
+      return { hit: hit.found };
+    }
+
+    @Get('plain/:id')
+    plain() {
+      return { ok: true };
+    }
+  }
+
+  it.each(HTTP_ADAPTERS)(
+    '%s: records handler latency by route pattern and by what the cache reads found',
+    async (adapter) => {
+      const registry = new Registry();
+      const app = await createHttpApp(adapter, {
+        imports: [RedisCacheModule.forRoot({ store: 'memory', metrics: { registry } })],
+        controllers: [MeasuredController],
+      });
+      const server = app.getHttpServer();
+      await request(server).get('/apps/clock/devices/dev-alpha/value').expect(200, { hit: false });
+      await request(server).get('/apps/clock/devices/dev-alpha/value').expect(200, { hit: true });
+      await request(server).get('/apps/clock/devices/dev-beta/value').expect(200, { hit: false });
+      await request(server).get('/plain/id-gamma').expect(200);
+      await request(server).get('/plain/id-delta').expect(200);
+      const count = (route: string, cache: string) =>
+        valueOf(registry, 'matrx_cache_request_duration_seconds_count', { route, cache });
+      const route = '/apps/:appId/devices/:deviceId/value';
+      expect(await count(route, 'miss')).toBe(2);
+      expect(await count(route, 'hit')).toBe(1);
+      expect(await count('/plain/:id', 'none')).toBe(2);
+      // Patterns only: no id ever reaches a label.
+      const text = await registry.metrics();
+      for (const id of ['dev-alpha', 'dev-beta', 'id-gamma', 'id-delta']) {
+        expect(text).not.toContain(id);
+      }
+      await app.close();
+    },
+  );
 });

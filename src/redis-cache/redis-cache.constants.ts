@@ -12,3 +12,6 @@ export const CACHE_INJECTION_SETTINGS = Symbol('CACHE_INJECTION_SETTINGS');
 
 /** The background key counter (`KeyCountRefresher`), or null when metrics or counts are off (internal). */
 export const REDIS_CACHE_KEY_COUNTS = Symbol('REDIS_CACHE_KEY_COUNTS');
+
+/** The request metrics `CacheMetricsInterceptor` records into, or null when metrics are off (internal). */
+export const REDIS_CACHE_REQUEST_METRICS = Symbol('REDIS_CACHE_REQUEST_METRICS');

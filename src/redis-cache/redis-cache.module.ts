@@ -14,6 +14,7 @@ import { REDIS_CACHE_LOGGER_CONTEXT, RedisCache } from './redis-cache';
 import {
   REDIS_CACHE_CLIENT,
   REDIS_CACHE_KEY_COUNTS,
+  REDIS_CACHE_REQUEST_METRICS,
   REDIS_CACHE_STORE,
   RESOLVED_REDIS_CACHE_OPTIONS,
 } from './redis-cache.constants';
@@ -26,6 +27,8 @@ import { resolveRedisCacheOptions } from './redis-cache.options';
 import type { ResolvedRedisCacheOptions } from './redis-cache.options';
 import type { CacheStore } from './stores/cache-store.interface';
 import { NO_OBSERVER } from './metrics/cache-observer';
+import { CacheMetricsInterceptor } from './metrics/cache-metrics.interceptor';
+import { CacheRequestMetrics } from './metrics/cache-request-metrics';
 import { KeyCountRefresher } from './metrics/key-count-refresher';
 import { PrometheusCacheMetrics } from './metrics/prometheus-cache-metrics';
 import { MemoryStore } from './stores/memory.store';
@@ -111,6 +114,13 @@ const providers: Provider[] = [
           )
         : null,
   },
+  {
+    provide: REDIS_CACHE_REQUEST_METRICS,
+    inject: [RESOLVED_REDIS_CACHE_OPTIONS],
+    useFactory: ({ metrics }: ResolvedRedisCacheOptions) =>
+      metrics.enabled ? new CacheRequestMetrics(metrics.registry, metrics.prefix) : null,
+  },
+  CacheMetricsInterceptor,
   RequestCacheResolver,
   ControllerContextBinder,
   CacheContextInterceptor,
@@ -131,6 +141,8 @@ const providers: Provider[] = [
     RESOLVED_REDIS_CACHE_OPTIONS,
     RequestCacheResolver,
     CacheContextInterceptor,
+    CacheMetricsInterceptor,
+    REDIS_CACHE_REQUEST_METRICS,
   ],
 })
 export class RedisCacheModule

@@ -15,12 +15,16 @@ export interface CacheRuntime {
   readonly observer: CacheObserver;
 }
 
+/** What a request's reads found, for the request metrics. */
+export type ReadOutcome = 'none' | 'hit' | 'miss';
+
 /** Seconds since `started` (a `performance.now()` reading). */
 const secondsSince = (started: number) => (performance.now() - started) / 1000;
 
 /** `ContextualCache` bound to one app and device; cheap to create (a string and two references). */
 export class ScopedCache extends ContextualCache {
   private readonly prefix: string;
+  private reads: ReadOutcome = 'none';
 
   constructor(
     private readonly runtime: CacheRuntime,
@@ -33,6 +37,11 @@ export class ScopedCache extends ContextualCache {
     this.prefix = namespacePrefix(appId, deviceId);
   }
 
+  /** What this cache's reads found: `miss` once any read missed (or failed), `none` before any. */
+  get readOutcome(): ReadOutcome {
+    return this.reads;
+  }
+
   keyFor(key: string): string {
     return this.prefix + normalizeKey(key);
   }
@@ -42,14 +51,13 @@ export class ScopedCache extends ContextualCache {
     const started = performance.now();
     try {
       const value = await this.runtime.store.get(redisKey);
-      this.runtime.observer.operation(
-        'get',
-        value === null ? 'miss' : 'hit',
-        secondsSince(started),
-      );
+      const result = value === null ? 'miss' : 'hit';
+      this.runtime.observer.operation('get', result, secondsSince(started));
+      if (this.reads !== 'miss') this.reads = result;
       return value === null ? CACHE_MISS : { found: true, value };
     } catch (error) {
       this.runtime.observer.operation('get', 'error', secondsSince(started));
+      this.reads = 'miss';
       return this.runtime.failures.recover('get', error, CACHE_MISS);
     }
   }

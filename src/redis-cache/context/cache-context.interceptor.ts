@@ -3,7 +3,7 @@ import type { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/com
 import type { Observable } from 'rxjs';
 import { runInCacheContext } from './cache-context.storage';
 import { RequestCacheResolver } from './request-cache.resolver';
-import type { RouteParams } from './request-cache.resolver';
+import type { CacheRequest } from './request-cache.resolver';
 
 /**
  * Makes the request's `ContextualCache` current while a handler runs, for controllers whose
@@ -16,8 +16,7 @@ export class CacheContextInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
-    const params = context.switchToHttp().getRequest<{ params?: RouteParams }>().params;
-    const slot = this.resolver.slotFor(params);
+    const slot = this.resolver.slotFor(context.switchToHttp().getRequest<CacheRequest>());
     // Nest binds the handler's async context when handle() is called, so calling it inside the
     // context carries the slot through the handler's awaits.
     return runInCacheContext(slot, () => next.handle());

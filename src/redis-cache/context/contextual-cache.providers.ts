@@ -8,7 +8,7 @@ import { RedisCacheConfigError } from '../errors/redis-cache.errors';
 import { requestContextualCache } from './cache-context.storage';
 import { ControllerContextBinder } from './controller-context.binder';
 import { RequestCacheResolver } from './request-cache.resolver';
-import type { RouteParams } from './request-cache.resolver';
+import type { CacheRequest } from './request-cache.resolver';
 
 /**
  * Default: a transient provider, so Nest tells it who injects it. Each controller that injects
@@ -31,8 +31,7 @@ const requestScopedProvider: FactoryProvider<ContextualCache> = {
   provide: ContextualCache,
   scope: Scope.REQUEST,
   inject: [REQUEST, RequestCacheResolver],
-  useFactory: (request: { params?: RouteParams }, resolver: RequestCacheResolver) =>
-    resolver.resolve(request.params),
+  useFactory: (request: CacheRequest, resolver: RequestCacheResolver) => resolver.resolve(request),
 };
 
 /** How this app injects `ContextualCache`: the module extras that decide it. */

@@ -22,7 +22,7 @@ import type { CacheInjectionSettings } from './contextual-cache.providers';
 import { currentCacheOfRequest } from './current-cache.decorator';
 import { RequestCacheResolver } from './request-cache.resolver';
 import { RequestView, viewableCacheProperties } from './request-view';
-import type { RouteParams } from './request-cache.resolver';
+import type { CacheRequest } from './request-cache.resolver';
 
 const SLOT_PARAM = `redisCacheContext${CUSTOM_ROUTE_ARGS_METADATA}`;
 const scanner = new MetadataScanner();
@@ -36,7 +36,6 @@ interface RouteArg {
   pipes?: unknown[];
 }
 type RouteArgs = Record<string, RouteArg>;
-type Request = { params?: RouteParams } | undefined;
 
 /** A route handler that needs the request's cache, and where. */
 interface CacheRoute {
@@ -199,7 +198,7 @@ function cacheArgumentHandler(
   cacheIndexes: number[],
 ): Handler {
   return function (this: unknown, ...args: unknown[]) {
-    const cache = resolver.resolve((args[cacheIndexes[0]] as Request)?.params);
+    const cache = resolver.resolve(args[cacheIndexes[0]] as CacheRequest);
     for (const index of cacheIndexes) args[index] = cache;
     return original.apply(this, args);
   };
@@ -215,8 +214,8 @@ function takeSlot(
   resolver: RequestCacheResolver,
   cacheIndexes: number[],
 ): CacheContextSlot {
-  if (cacheIndexes.length === 0) return resolver.slotFor((args.pop() as Request)?.params);
-  const slot = resolver.slotFor((args[cacheIndexes[0]] as Request)?.params);
+  if (cacheIndexes.length === 0) return resolver.slotFor(args.pop() as CacheRequest);
+  const slot = resolver.slotFor(args[cacheIndexes[0]] as CacheRequest);
   if (!(slot instanceof ContextualCache)) throw slot;
   for (const index of cacheIndexes) args[index] = slot;
   return slot;
@@ -263,7 +262,7 @@ function slotOfRequest(
   resolver: RequestCacheResolver,
   context: ExecutionContext,
 ): CacheContextSlot {
-  return resolver.slotFor(context.getArgByIndex<Request>(0)?.params);
+  return resolver.slotFor(context.getArgByIndex<CacheRequest>(0));
 }
 
 /** The instance Nest built once for the app, or undefined when it builds one per request. */

@@ -2,7 +2,7 @@ import { createParamDecorator } from '@nestjs/common';
 import type { ExecutionContext } from '@nestjs/common';
 import type { ContextualCache } from '../contextual-cache';
 import { RequestCacheResolver } from './request-cache.resolver';
-import type { RouteParams } from './request-cache.resolver';
+import type { CacheRequest } from './request-cache.resolver';
 
 /**
  * Nest calls it for each `@CurrentCache()` parameter, with the app's resolver as `data` (set by
@@ -18,7 +18,7 @@ export function currentCacheOfRequest(
       '@CurrentCache() needs RedisCacheModule.forRoot() or forRootAsync() imported in this app, on an HTTP route.',
     );
   }
-  return resolver.resolve(context.getArgByIndex<{ params?: RouteParams }>(0).params);
+  return resolver.resolve(context.getArgByIndex<CacheRequest>(0));
 }
 
 /**

@@ -9,6 +9,17 @@ import type { CacheContextSlot } from './cache-context.storage';
 
 export type RouteParams = Record<string, string | undefined> | undefined;
 
+/** Where each request keeps the cache resolved for it (read by `CacheMetricsInterceptor`). */
+export const REQUEST_CACHE = Symbol('redisCacheOfRequest');
+
+/** The request as the resolver sees it, on Express and Fastify alike. */
+export type CacheRequest = { params?: RouteParams; [REQUEST_CACHE]?: ContextualCache } | undefined;
+
+/** The cache resolved for a request so far, if any. */
+export function cacheOfRequest(request: CacheRequest): ContextualCache | undefined {
+  return request?.[REQUEST_CACHE];
+}
+
 /** Turns a request's route params into its `ContextualCache`: the one rule every injection path uses. */
 @Injectable()
 export class RequestCacheResolver {
@@ -28,16 +39,22 @@ export class RequestCacheResolver {
    * (HTTP 400, body naming the field) for an invalid id.
    */
   /** Like `resolve`, but a missing param becomes the slot's error, thrown only if the cache is used. */
-  slotFor(params: RouteParams): CacheContextSlot {
+  slotFor(request: CacheRequest): CacheContextSlot {
     try {
-      return this.resolve(params);
+      return this.resolve(request);
     } catch (error) {
       if (error instanceof MissingCacheContextError) return error;
       throw error;
     }
   }
 
-  resolve(params: RouteParams): ContextualCache {
+  resolve(request: CacheRequest): ContextualCache {
+    const cache = this.resolveParams(request?.params);
+    if (request) request[REQUEST_CACHE] = cache;
+    return cache;
+  }
+
+  private resolveParams(params: RouteParams): ContextualCache {
     const appId = params?.[this.appParam];
     if (appId === undefined) {
       throw new MissingCacheContextError(missingRouteParamMessage(this.appParam, 'appId'));
