@@ -5,6 +5,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { buildInto, repoRoot as root } from './support/build';
+import { startOtlpReceiver } from './support/otlp-receiver';
 import { RedisServerProcess } from './support/redis-server';
 import { sleep } from './support/unique';
 
@@ -94,6 +95,41 @@ describe('the renderer process', () => {
     } finally {
       redis.thaw();
       service.child.kill('SIGKILL');
+      await redis.dispose();
+    }
+  }, 30_000);
+
+  it('exports traces over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set, flushed on SIGTERM', async () => {
+    const redis = await RedisServerProcess.start();
+    const receiver = await startOtlpReceiver();
+    const service = await startService(mainJs, {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      REDIS_URL: redis.url,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    });
+    try {
+      const url = `http://127.0.0.1:${service.port}/apps/banner/devices/device-42/render?text=hi`;
+      expect((await fetch(url)).headers.get('x-cache')).toBe('MISS');
+      expect((await fetch(url)).headers.get('x-cache')).toBe('HIT');
+      service.child.kill('SIGTERM');
+      expect(await service.exited).toBe(0);
+
+      const spans = receiver.spans();
+      expect(receiver.serviceNames()).toContain('matrx-renderer');
+      const names = spans.map(({ name }) => name);
+      expect(names).toEqual(expect.arrayContaining(['cache.get', 'cache.set']));
+      // The HTTP server span, and ioredis's own command spans under the cache's.
+      expect(spans.some(({ kind }) => kind === 2)).toBe(true);
+      const cacheGet = spans.find(({ name }) => name === 'cache.get')!;
+      expect(spans.some(({ parentSpanId }) => parentSpanId === cacheGet.spanId)).toBe(true);
+      for (const span of spans.filter(({ name }) => name.startsWith('cache.'))) {
+        expect(span.attributes['cache.app_id']).toBe('banner');
+        expect(JSON.stringify(span.attributes)).not.toContain('device-42');
+      }
+    } finally {
+      service.child.kill('SIGKILL');
+      await receiver.close();
       await redis.dispose();
     }
   }, 30_000);

@@ -74,6 +74,18 @@ export interface RedisCacheModuleOptions {
   routeParams?: Partial<CacheRouteParams>;
   /** Prometheus metrics of the cache (on by default, in prom-client's global registry). */
   metrics?: CacheMetricsOptions;
+  /** OpenTelemetry spans of the cache's operations (they record only where an SDK is started). */
+  tracing?: CacheTracingOptions;
+}
+
+/** OpenTelemetry spans of the cache's operations. */
+export interface CacheTracingOptions {
+  /** Make a span per operation. @default true */
+  enabled?: boolean;
+  /** Put the device id on spans (`cache.device_id`). @default false */
+  recordDeviceId?: boolean;
+  /** Put the cache key on spans (`cache.key`). @default false */
+  recordKey?: boolean;
 }
 
 /** Prometheus metrics of the cache. */

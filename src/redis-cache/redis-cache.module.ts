@@ -32,6 +32,7 @@ import { CacheRequestMetrics } from './metrics/cache-request-metrics';
 import { KeyCountRefresher } from './metrics/key-count-refresher';
 import { PrometheusCacheMetrics } from './metrics/prometheus-cache-metrics';
 import { MemoryStore } from './stores/memory.store';
+import { CacheTracer } from './tracing/cache-tracer';
 import { connectWithin, createRedisClient } from './stores/redis-client.factory';
 import { RedisStore } from './stores/redis.store';
 
@@ -87,9 +88,12 @@ const providers: Provider[] = [
           operationTimeoutMs: options.operationTimeoutMs,
           failOpen: options.failOpen,
         },
-        options.metrics.enabled
-          ? new PrometheusCacheMetrics(options.metrics.registry, options.metrics.prefix)
-          : NO_OBSERVER,
+        {
+          observer: options.metrics.enabled
+            ? new PrometheusCacheMetrics(options.metrics.registry, options.metrics.prefix)
+            : NO_OBSERVER,
+          tracer: new CacheTracer(options.tracing, store.server),
+        },
       ),
   },
   {

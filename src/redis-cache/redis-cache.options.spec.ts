@@ -50,6 +50,7 @@ describe('resolveRedisCacheOptions', () => {
           apps: new Set(),
           keyCountIntervalMs: 30_000,
         },
+        tracing: { enabled: true, recordDeviceId: false, recordKey: false },
       };
       expect(resolveRedisCacheOptions()).toEqual(expected);
       expect(resolveRedisCacheOptions({})).toEqual(expected);
@@ -238,7 +239,7 @@ describe('resolveRedisCacheOptions', () => {
       expect(error.message).toBe(
         'RedisCacheModule has no option "ttl". Known options: url, addr, host, port, username, ' +
           'password, db, tls, client, redisOptions, store, defaultTtlSeconds, maxTtlSeconds, ' +
-          'operationTimeoutMs, startupWaitMs, failOpen, routeParams, metrics.',
+          'operationTimeoutMs, startupWaitMs, failOpen, routeParams, metrics, tracing.',
       );
     });
 

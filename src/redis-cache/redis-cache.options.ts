@@ -4,6 +4,7 @@ import { Registry, register } from 'prom-client';
 import { z } from 'zod';
 import { invalidOptionMessage, redactUrl } from './errors/messages';
 import { RedisCacheConfigError } from './errors/redis-cache.errors';
+import type { CacheTracingSettings } from './tracing/cache-tracer';
 import type {
   CacheRouteParams,
   CacheStoreKind,
@@ -64,6 +65,7 @@ export interface ResolvedRedisCacheOptions {
   failOpen: boolean;
   routeParams: CacheRouteParams;
   metrics: ResolvedCacheMetricsOptions;
+  tracing: CacheTracingSettings;
 }
 
 const positiveInt = (max = Number.MAX_SAFE_INTEGER) => z.number().int().min(1).max(max).optional();
@@ -108,6 +110,13 @@ const optionsSchema = z.strictObject({
       keyCountIntervalMs: z.number().int().min(0).max(86_400_000).optional(),
     })
     .optional(),
+  tracing: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      recordDeviceId: z.boolean().optional(),
+      recordKey: z.boolean().optional(),
+    })
+    .optional(),
 });
 
 /** What each option expects, for error messages. */
@@ -138,6 +147,10 @@ const EXPECTED: Record<string, string> = {
   'metrics.registry': 'a prom-client Registry',
   'metrics.apps': 'an array of app ids',
   'metrics.keyCountIntervalMs': 'a whole number of milliseconds from 0 (off) to 86400000',
+  tracing: 'an object with enabled, recordDeviceId and recordKey',
+  'tracing.enabled': 'a boolean',
+  'tracing.recordDeviceId': 'a boolean',
+  'tracing.recordKey': 'a boolean',
 };
 
 /** Validates module options once, at the edge, and fills in the defaults. */
@@ -199,6 +212,11 @@ export function resolveRedisCacheOptions(
       apps: new Set(options.metrics?.apps ?? []),
       keyCountIntervalMs:
         options.metrics?.keyCountIntervalMs ?? REDIS_CACHE_DEFAULTS.keyCountIntervalMs,
+    },
+    tracing: {
+      enabled: options.tracing?.enabled ?? true,
+      recordDeviceId: options.tracing?.recordDeviceId ?? false,
+      recordKey: options.tracing?.recordKey ?? false,
     },
   };
 }

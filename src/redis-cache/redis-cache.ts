@@ -6,6 +6,8 @@ import { TtlPolicy } from './cache-ttl';
 import type { ContextualCache } from './contextual-cache';
 import { NO_OBSERVER } from './metrics/cache-observer';
 import type { CacheObserver } from './metrics/cache-observer';
+import { NO_TRACING } from './tracing/cache-tracer';
+import type { CacheTracer } from './tracing/cache-tracer';
 import type { CacheStoreKind, RedisCacheModuleOptions } from './redis-cache.interfaces';
 import { resolveRedisCacheOptions } from './redis-cache.options';
 import { ScopedCache } from './scoped-cache';
@@ -22,6 +24,12 @@ export type RedisCacheSettings = Pick<
 
 export const REDIS_CACHE_LOGGER_CONTEXT = 'RedisCache';
 
+/** Metrics and traces of the cache's operations. */
+export interface CacheInstruments {
+  observer?: CacheObserver;
+  tracer?: CacheTracer;
+}
+
 /**
  * The shared cache: one store (one ioredis client) for the whole app, handing out cheap
  * `ContextualCache` views scoped to an app and a device.
@@ -29,11 +37,11 @@ export const REDIS_CACHE_LOGGER_CONTEXT = 'RedisCache';
 export class RedisCache {
   private readonly runtime: CacheRuntime;
 
-  /** `observer` hears of every operation (the module passes its Prometheus metrics). */
+  /** `instruments`: what hears of every operation (the module passes its metrics and tracer). */
   constructor(
     store: CacheStore,
     settings: RedisCacheSettings = {},
-    observer: CacheObserver = NO_OBSERVER,
+    { observer = NO_OBSERVER, tracer = NO_TRACING }: CacheInstruments = {},
   ) {
     const resolved = resolveRedisCacheOptions({ ...settings, store: store.kind });
     const logger = new Logger(REDIS_CACHE_LOGGER_CONTEXT);
@@ -42,6 +50,7 @@ export class RedisCache {
       ttl: new TtlPolicy(resolved.defaultTtlSeconds, resolved.maxTtlSeconds),
       failures: new CacheFailureHandler(resolved.failOpen, logger, observer),
       observer,
+      tracer,
     };
   }
 

@@ -5,6 +5,7 @@ import { InvalidCacheValueError } from './errors/redis-cache.errors';
 import { assertValidContextId, namespacePrefix, normalizeKey } from './keys/cache-key';
 import type { CacheLookup } from './redis-cache.interfaces';
 import type { CacheObserver } from './metrics/cache-observer';
+import type { CacheTracer } from './tracing/cache-tracer';
 import type { CacheStore } from './stores/cache-store.interface';
 
 /** What every scoped cache of one `RedisCache` shares. */
@@ -13,6 +14,7 @@ export interface CacheRuntime {
   readonly ttl: TtlPolicy;
   readonly failures: CacheFailureHandler;
   readonly observer: CacheObserver;
+  readonly tracer: CacheTracer;
 }
 
 /** What a request's reads found, for the request metrics. */
@@ -50,7 +52,12 @@ export class ScopedCache extends ContextualCache {
     const redisKey = this.keyFor(key);
     const started = performance.now();
     try {
-      const value = await this.runtime.store.get(redisKey);
+      const value = await this.runtime.tracer.trace(
+        'get',
+        { appId: this.appId, deviceId: this.deviceId, key },
+        () => this.runtime.store.get(redisKey),
+        (found) => ({ 'cache.hit': found !== null }),
+      );
       const result = value === null ? 'miss' : 'hit';
       this.runtime.observer.operation('get', result, secondsSince(started));
       if (this.reads !== 'miss') this.reads = result;
@@ -72,7 +79,11 @@ export class ScopedCache extends ContextualCache {
     }
     const started = performance.now();
     try {
-      await this.runtime.store.set(redisKey, value, ttl);
+      await this.runtime.tracer.trace(
+        'set',
+        { appId: this.appId, deviceId: this.deviceId, key },
+        () => this.runtime.store.set(redisKey, value, ttl),
+      );
       this.runtime.observer.operation('set', 'ok', secondsSince(started));
     } catch (error) {
       this.runtime.observer.operation('set', 'error', secondsSince(started));
@@ -84,7 +95,11 @@ export class ScopedCache extends ContextualCache {
     const redisKey = this.keyFor(key);
     const started = performance.now();
     try {
-      const deleted = await this.runtime.store.delete(redisKey);
+      const deleted = await this.runtime.tracer.trace(
+        'delete',
+        { appId: this.appId, deviceId: this.deviceId, key },
+        () => this.runtime.store.delete(redisKey),
+      );
       this.runtime.observer.operation('delete', 'ok', secondsSince(started));
       return deleted;
     } catch (error) {
@@ -118,7 +133,7 @@ export class ScopedCache extends ContextualCache {
   ): Promise<number> {
     const started = performance.now();
     try {
-      const count = await run();
+      const count = await this.runtime.tracer.trace(operation, this, run);
       this.runtime.observer.operation(operation, 'ok', secondsSince(started));
       return count;
     } catch (error) {

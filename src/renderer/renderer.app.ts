@@ -30,7 +30,10 @@ export async function createRendererApp(config: RendererConfig): Promise<NestFas
  * variable; SIGTERM or SIGINT stop accepting, let requests in flight finish, close the cache, and
  * exit 0 (1 when draining took longer than SHUTDOWN_TIMEOUT_MS).
  */
-export async function startRenderer(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function startRenderer(
+  env: NodeJS.ProcessEnv = process.env,
+  tracing?: Flushable,
+): Promise<void> {
   const logger = new Logger('Renderer');
   let config: RendererConfig;
   try {
@@ -49,10 +52,20 @@ export async function startRenderer(env: NodeJS.ProcessEnv = process.env): Promi
   logger.log(
     `Listening on http://${shown}:${port} (cache: ${app.get(RedisCache).storeDescription}); try http://${shown}:${port}/apps/clock/devices/my-device/render`,
   );
-  stopOnSignals(app, config.shutdownTimeoutMs, logger);
+  stopOnSignals(app, config.shutdownTimeoutMs, logger, tracing);
 }
 
-function stopOnSignals(app: INestApplication, timeoutMs: number, logger: Logger): void {
+/** Something to flush on the way out (the OpenTelemetry SDK and its pending spans). */
+export interface Flushable {
+  shutdown(): Promise<void>;
+}
+
+function stopOnSignals(
+  app: INestApplication,
+  timeoutMs: number,
+  logger: Logger,
+  tracing: Flushable | undefined,
+): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
@@ -62,13 +75,16 @@ function stopOnSignals(app: INestApplication, timeoutMs: number, logger: Logger)
       logger.error(`Requests still running after ${timeoutMs} ms; exiting anyway`);
       process.exit(1);
     }, timeoutMs).unref();
-    app.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error(`Shutdown failed: ${String(error)}`);
-        process.exit(1);
-      },
-    );
+    app
+      .close()
+      .then(() => tracing?.shutdown())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error(`Shutdown failed: ${String(error)}`);
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

@@ -1,5 +1,6 @@
 import type { CacheNamespace } from '../keys/cache-namespace';
 import type { CacheStoreKind } from '../redis-cache.interfaces';
+import type { CacheServer } from '../tracing/cache-tracer';
 
 /**
  * Where cached bytes live. Keys reaching a store are full, validated keys (`/{app}/{device}/{key}`);
@@ -10,6 +11,8 @@ export interface CacheStore {
   readonly kind: CacheStoreKind;
   /** Where it stores, for logs (no credentials). */
   readonly description: string;
+  /** What spans say of the server behind it. */
+  readonly server: CacheServer;
   get(key: string): Promise<Buffer | null>;
   set(key: string, value: string | Buffer, ttlSeconds: number): Promise<void>;
   /** Resolves whether a key was removed. */

@@ -14,6 +14,7 @@ interface Entry {
 export class MemoryStore implements CacheStore {
   readonly kind = 'memory' as const;
   readonly description = 'in-memory store (this process only)';
+  readonly server = { system: 'memory' } as const;
   private readonly entries = new Map<string, Entry>();
   private readonly sweeper: NodeJS.Timeout;
 

@@ -9,6 +9,7 @@ import {
 } from '../keys/cache-namespace';
 import type { CacheNamespace } from '../keys/cache-namespace';
 import { RateLimitedLogger } from '../logging/rate-limited-logger';
+import type { CacheServer } from '../tracing/cache-tracer';
 import type { CacheStore } from './cache-store.interface';
 import { CommandDeadlines } from './command-deadlines';
 import { RedisAvailability } from './redis-availability';
@@ -46,6 +47,7 @@ export interface RedisStoreOptions {
 export class RedisStore implements CacheStore {
   readonly kind = 'redis' as const;
   readonly description: string;
+  readonly server: CacheServer;
   private readonly deadlines: CommandDeadlines;
   private readonly bulkDeadlines: CommandDeadlines;
   private readonly availability: RedisAvailability;
@@ -62,6 +64,7 @@ export class RedisStore implements CacheStore {
     private readonly options: RedisStoreOptions,
   ) {
     this.description = describeRedisTarget(client);
+    this.server = { system: 'redis', address: client.options.host, port: client.options.port };
     this.warnings = new RateLimitedLogger(options.logger);
     this.availability = new RedisAvailability(client, options.logger, this.description);
     this.deadlines = new CommandDeadlines(options.operationTimeoutMs, () =>

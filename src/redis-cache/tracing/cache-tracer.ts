@@ -1,0 +1,122 @@
+import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import type { Attributes, Span } from '@opentelemetry/api';
+import type { ObservedOperation } from '../metrics/cache-observer';
+import { classifyStoreError } from '../stores/store-errors';
+
+/** Where the store's server is, for `server.address` / `server.port`. */
+export interface CacheServer {
+  readonly system: 'redis' | 'memory';
+  readonly address?: string;
+  readonly port?: number;
+}
+
+export interface CacheTracingSettings {
+  /** Make spans at all. */
+  readonly enabled: boolean;
+  /** Put the device id on spans (`cache.device_id`); it may identify a person's device. */
+  readonly recordDeviceId: boolean;
+  /** Put the cache key on spans (`cache.key`); keys may carry user input. */
+  readonly recordKey: boolean;
+}
+
+/** What a span may say of the operation's scope. */
+export interface TracedScope {
+  readonly appId: string;
+  readonly deviceId: string;
+  readonly key?: string;
+}
+
+// The Redis commands behind each operation, for db.operation.name.
+const COMMANDS: Record<ObservedOperation, string> = {
+  get: 'GET',
+  set: 'SET',
+  delete: 'UNLINK',
+  flush_app: 'SCAN UNLINK',
+  flush_device: 'SCAN UNLINK',
+  stats: 'SCAN',
+};
+
+const tracer = trace.getTracer('nestjs-redis-app-cache');
+
+/**
+ * A CLIENT span per cache operation (`cache.get`, `cache.set`, ...), child of the active span (the
+ * request's), parent of the Redis client's own spans. Never the value; the device id and the key
+ * only when the settings allow. Without an OpenTelemetry SDK the API hands out non-recording spans
+ * and the operation runs as it would without tracing.
+ */
+export class CacheTracer {
+  private readonly base: Attributes;
+
+  constructor(
+    private readonly settings: CacheTracingSettings,
+    server: CacheServer,
+  ) {
+    this.base =
+      server.system === 'redis'
+        ? {
+            'db.system.name': 'redis',
+            'server.address': server.address,
+            'server.port': server.port,
+          }
+        : { 'cache.store': 'memory' };
+  }
+
+  /** Runs `run` inside the operation's span; `describe` adds attributes from its result. */
+  trace<T>(
+    operation: ObservedOperation,
+    scope: TracedScope,
+    run: () => Promise<T>,
+    describe?: (result: T) => Attributes,
+  ): Promise<T> {
+    if (!this.settings.enabled) return run();
+    const span = tracer.startSpan(`cache.${operation}`, {
+      kind: SpanKind.CLIENT,
+      attributes: this.attributes(operation, scope),
+    });
+    if (!span.isRecording()) {
+      span.end();
+      return run();
+    }
+    return context.with(trace.setSpan(context.active(), span), () => traced(span, run, describe));
+  }
+
+  private attributes(operation: ObservedOperation, scope: TracedScope): Attributes {
+    const attributes: Attributes = {
+      ...this.base,
+      'db.operation.name': COMMANDS[operation],
+      'cache.operation': operation,
+      'cache.app_id': scope.appId,
+    };
+    if (this.settings.recordDeviceId) attributes['cache.device_id'] = scope.deviceId;
+    if (this.settings.recordKey && scope.key !== undefined) attributes['cache.key'] = scope.key;
+    return attributes;
+  }
+}
+
+async function traced<T>(
+  span: Span,
+  run: () => Promise<T>,
+  describe?: (result: T) => Attributes,
+): Promise<T> {
+  try {
+    const result = await run();
+    if (describe) span.setAttributes(describe(result));
+    return result;
+  } catch (error) {
+    // The kind and the error's own message: never a value (store errors carry none).
+    span.setAttribute('error.type', classifyStoreError(error));
+    span.setStatus({
+      code: SpanStatusCode.ERROR,
+      message: error instanceof Error ? error.message : String(error),
+    });
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+/** Tracing off: the operation runs as it is. */
+export const NO_TRACING = new CacheTracer(
+  { enabled: false, recordDeviceId: false, recordKey: false },
+  { system: 'memory' },
+);
