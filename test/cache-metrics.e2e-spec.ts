@@ -102,6 +102,16 @@ describe('cache metrics', () => {
     await moduleRef.close();
   });
 
+  it('exports every operation, result and error kind at zero before any operation', async () => {
+    const registry = new Registry();
+    const moduleRef = await startCache({ store: 'memory', metrics: { registry } });
+    const text = await registry.metrics();
+    expect(text).toContain('matrx_cache_operations_total{operation="get",result="hit"} 0');
+    expect(text).toContain('matrx_cache_errors_total{operation="flush_device",kind="timeout"} 0');
+    expect(text).toContain('matrx_cache_operation_duration_seconds_count{operation="stats"} 0');
+    await moduleRef.close();
+  });
+
   it('counts failures by kind while failing open', async () => {
     const server = await RedisServerProcess.start();
     const registry = new Registry();
@@ -316,4 +326,30 @@ describe('CacheMetricsInterceptor', () => {
       await app.close();
     },
   );
+});
+
+describe('backend_up', () => {
+  it('is 1 while Redis answers, 0 once it stops, and 1 again after it restarts', async () => {
+    const server = await RedisServerProcess.start();
+    const registry = new Registry();
+    const moduleRef = await startCache({ url: server.url, metrics: { registry } });
+    const up = () => valueOf(registry, 'matrx_cache_backend_up', {});
+    try {
+      expect(await up()).toBe(1);
+      await server.stop();
+      await pollUntil(async () => expect(await up()).toBe(0));
+      await server.restart();
+      await pollUntil(async () => expect(await up()).toBe(1), 10_000);
+    } finally {
+      await moduleRef.close();
+      await server.dispose();
+    }
+  }, 20_000);
+
+  it('is 1 on the memory store', async () => {
+    const registry = new Registry();
+    const moduleRef = await startCache({ store: 'memory', metrics: { registry } });
+    expect(await valueOf(registry, 'matrx_cache_backend_up', {})).toBe(1);
+    await moduleRef.close();
+  });
 });

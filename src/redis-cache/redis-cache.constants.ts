@@ -15,3 +15,6 @@ export const REDIS_CACHE_KEY_COUNTS = Symbol('REDIS_CACHE_KEY_COUNTS');
 
 /** The request metrics `CacheMetricsInterceptor` records into, or null when metrics are off (internal). */
 export const REDIS_CACHE_REQUEST_METRICS = Symbol('REDIS_CACHE_REQUEST_METRICS');
+
+/** Stops reporting this module's store in `backend_up` (internal). */
+export const REDIS_CACHE_BACKEND_UP = Symbol('REDIS_CACHE_BACKEND_UP');

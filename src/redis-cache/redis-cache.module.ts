@@ -13,6 +13,7 @@ import { ContextualCache } from './contextual-cache';
 import { REDIS_CACHE_LOGGER_CONTEXT, RedisCache } from './redis-cache';
 import {
   REDIS_CACHE_CLIENT,
+  REDIS_CACHE_BACKEND_UP,
   REDIS_CACHE_KEY_COUNTS,
   REDIS_CACHE_REQUEST_METRICS,
   REDIS_CACHE_STORE,
@@ -27,6 +28,7 @@ import { resolveRedisCacheOptions } from './redis-cache.options';
 import type { ResolvedRedisCacheOptions } from './redis-cache.options';
 import type { CacheStore } from './stores/cache-store.interface';
 import { NO_OBSERVER } from './metrics/cache-observer';
+import { reportBackendUp } from './metrics/backend-up.gauge';
 import { CacheMetricsInterceptor } from './metrics/cache-metrics.interceptor';
 import { CacheRequestMetrics } from './metrics/cache-request-metrics';
 import { KeyCountRefresher } from './metrics/key-count-refresher';
@@ -119,6 +121,12 @@ const providers: Provider[] = [
         : null,
   },
   {
+    provide: REDIS_CACHE_BACKEND_UP,
+    inject: [REDIS_CACHE_STORE, RESOLVED_REDIS_CACHE_OPTIONS],
+    useFactory: (store: CacheStore, { metrics }: ResolvedRedisCacheOptions) =>
+      metrics.enabled ? reportBackendUp(metrics.registry, metrics.prefix, store) : () => undefined,
+  },
+  {
     provide: REDIS_CACHE_REQUEST_METRICS,
     inject: [RESOLVED_REDIS_CACHE_OPTIONS],
     useFactory: ({ metrics }: ResolvedRedisCacheOptions) =>
@@ -157,6 +165,7 @@ export class RedisCacheModule
     @Inject(RedisCache) private readonly redisCache: RedisCache,
     @Inject(ControllerContextBinder) private readonly binder: ControllerContextBinder,
     @Inject(REDIS_CACHE_KEY_COUNTS) private readonly keyCounts: KeyCountRefresher | null,
+    @Inject(REDIS_CACHE_BACKEND_UP) private readonly stopReportingBackend: () => void,
   ) {
     super();
   }
@@ -182,6 +191,7 @@ export class RedisCacheModule
   /** Closes the store last, so other providers may still use the cache while shutting down. */
   async onApplicationShutdown(): Promise<void> {
     await this.keyCounts?.stop();
+    this.stopReportingBackend();
     await this.redisCache.close();
   }
 }

@@ -32,9 +32,8 @@ type TimerChild = { observe(value: number): void };
 
 /**
  * `{prefix}operations_total{operation,result}`, `{prefix}operation_duration_seconds{operation}` and
- * `{prefix}errors_total{operation,kind}` in a registry. Every label combination is created up front
- * (so dashboards see zeros, not gaps) and bound once, so recording an operation does no label
- * hashing.
+ * `{prefix}errors_total{operation,kind}` in a registry. Every label combination is exported from
+ * the start at zero (so dashboards see zeros, not gaps), and bound once.
  */
 export class PrometheusCacheMetrics implements CacheObserver {
   // Nested records, not string keys: no string is built per operation.
@@ -84,13 +83,19 @@ export class PrometheusCacheMetrics implements CacheObserver {
         }),
     );
     for (const operation of OPERATIONS) {
+      // Exported from the start at zero: a rate over a series that does not exist yet shows nothing.
+      durations.zero({ operation });
       this.durations[operation] = durations.labels(operation);
       this.counts[operation] = {};
       for (const result of RESULTS[operation]) {
+        operations.labels(operation, result).inc(0);
         this.counts[operation][result] = operations.labels(operation, result);
       }
       this.errors[operation] = {};
-      for (const kind of KINDS) this.errors[operation][kind] = errors.labels(operation, kind);
+      for (const kind of KINDS) {
+        errors.labels(operation, kind).inc(0);
+        this.errors[operation][kind] = errors.labels(operation, kind);
+      }
     }
   }
 

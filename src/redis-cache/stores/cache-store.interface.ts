@@ -13,6 +13,8 @@ export interface CacheStore {
   readonly description: string;
   /** What spans say of the server behind it. */
   readonly server: CacheServer;
+  /** Connected and answering, as far as the store knows now (no I/O: read on every scrape). */
+  readonly available: boolean;
   get(key: string): Promise<Buffer | null>;
   set(key: string, value: string | Buffer, ttlSeconds: number): Promise<void>;
   /** Resolves whether a key was removed. */

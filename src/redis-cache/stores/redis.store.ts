@@ -78,6 +78,10 @@ export class RedisStore implements CacheStore {
     client.on('close', this.onClose);
   }
 
+  get available(): boolean {
+    return this.client.status === 'ready' && this.availability.accepting;
+  }
+
   // get and set hand back the command's own promise: no extra async frame on the hot path.
   get(key: string): Promise<Buffer | null> {
     return this.send(new Command('get', [key], BUFFER_REPLY)) as Promise<Buffer | null>;
