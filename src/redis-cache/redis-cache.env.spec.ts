@@ -184,6 +184,25 @@ describe('redisCacheOptionsFromEnv', () => {
       expect(redisCacheOptionsFromEnv({ REDIS_ADDR: 'h:1', REDIS_TLS: raw }).tls).toBe(expected);
     });
 
+    it('reads the metrics and tracing switches, and leaves them out when unset', () => {
+      expect(
+        redisCacheOptionsFromEnv({
+          CACHE_METRICS: 'false',
+          CACHE_KEY_COUNT_INTERVAL_MS: '0',
+          CACHE_TRACING: '0',
+        }),
+      ).toMatchObject({
+        metrics: { enabled: false, keyCountIntervalMs: 0 },
+        tracing: { enabled: false },
+      });
+      const defaults = redisCacheOptionsFromEnv({});
+      expect(defaults).not.toHaveProperty('metrics');
+      expect(defaults).not.toHaveProperty('tracing');
+      expect(() => redisCacheOptionsFromEnv({ CACHE_METRICS: 'yes' })).toThrow(
+        'Environment variable CACHE_METRICS: expected "true" or "false", got "yes".',
+      );
+    });
+
     it('accepts REDIS_DB=0 and the bounds of CACHE_OPERATION_TIMEOUT_MS', () => {
       expect(redisCacheOptionsFromEnv({ REDIS_ADDR: 'h:1', REDIS_DB: '0' }).db).toBe(0);
       expect(redisCacheOptionsFromEnv({ CACHE_OPERATION_TIMEOUT_MS: '1' }).operationTimeoutMs).toBe(

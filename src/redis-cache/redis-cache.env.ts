@@ -34,6 +34,12 @@ const VARIABLES = {
     expected: 'a whole number of milliseconds from 1 to 60000',
   },
   CACHE_FAIL_OPEN: { schema: flag, expected: '"true" or "false"' },
+  CACHE_METRICS: { schema: flag, expected: '"true" or "false"' },
+  CACHE_KEY_COUNT_INTERVAL_MS: {
+    schema: wholeNumber(0, 86_400_000),
+    expected: 'a whole number of milliseconds from 0 (off) to 86400000',
+  },
+  CACHE_TRACING: { schema: flag, expected: '"true" or "false"' },
 } as const;
 
 type Variable = keyof typeof VARIABLES;
@@ -54,6 +60,11 @@ export function redisCacheOptionsFromEnv(env: Env = process.env): RedisCacheModu
     maxTtlSeconds: vars.CACHE_MAX_TTL_SECONDS,
     operationTimeoutMs: vars.CACHE_OPERATION_TIMEOUT_MS,
     failOpen: vars.CACHE_FAIL_OPEN,
+    metrics: nonEmpty({
+      enabled: vars.CACHE_METRICS,
+      keyCountIntervalMs: vars.CACHE_KEY_COUNT_INTERVAL_MS,
+    }),
+    tracing: nonEmpty({ enabled: vars.CACHE_TRACING }),
   };
   const hasAddress = vars.REDIS_URL !== undefined || vars.REDIS_ADDR !== undefined;
   const store = vars.CACHE_STORE ?? (hasAddress ? 'redis' : 'memory');
@@ -103,4 +114,10 @@ function envAddrError(variable: string, got: string): RedisCacheConfigError {
 
 function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** The object without its undefined entries, or undefined when nothing is left. */
+function nonEmpty<T extends object>(value: T): T | undefined {
+  const defined = withoutUndefined(value);
+  return Object.keys(defined).length > 0 ? defined : undefined;
 }

@@ -1,5 +1,5 @@
-import { Controller, Get, Header, Query, Res, UseInterceptors } from '@nestjs/common';
-import { CacheMetricsInterceptor, ContextualCache, CurrentCache } from '../../redis-cache';
+import { Controller, Get, Header, Query, Res } from '@nestjs/common';
+import { ContextualCache, CurrentCache } from '../../redis-cache';
 import { AppCatalog } from '../apps/app-catalog';
 import { RenderService } from './render.service';
 
@@ -9,7 +9,6 @@ interface HeaderSetter {
 }
 
 @Controller()
-@UseInterceptors(CacheMetricsInterceptor)
 export class RenderController {
   constructor(
     private readonly catalog: AppCatalog,
