@@ -281,7 +281,7 @@ describe('key counts', () => {
   });
 });
 
-describe('CacheMetricsInterceptor', () => {
+describe('request metrics', () => {
   @Controller()
   @UseInterceptors(CacheMetricsInterceptor)
   class MeasuredController {
@@ -323,6 +323,53 @@ describe('CacheMetricsInterceptor', () => {
       for (const id of ['dev-alpha', 'dev-beta', 'id-gamma', 'id-delta']) {
         expect(text).not.toContain(id);
       }
+      await app.close();
+    },
+  );
+
+  @Controller()
+  class UnmeasuredController {
+    constructor(private readonly cache: ContextualCache) {}
+
+    @Get('injected/:appId/:deviceId')
+    async injected() {
+      return { hit: (await this.cache.get('k')).found };
+    }
+
+    @Get('decorated/:appId/:deviceId')
+    async decorated(@CurrentCache() cache: ContextualCache) {
+      await cache.set('k', 'v');
+      return { hit: (await cache.get('k')).found };
+    }
+  }
+
+  @Controller()
+  class NoCacheController {
+    @Get('nothing/:id')
+    nothing() {
+      return { ok: true };
+    }
+  }
+
+  it.each(HTTP_ADAPTERS)(
+    '%s: records the routes that use the cache without any interceptor, once each',
+    async (adapter) => {
+      const registry = new Registry();
+      const app = await createHttpApp(adapter, {
+        imports: [RedisCacheModule.forRoot({ store: 'memory', metrics: { registry } })],
+        controllers: [UnmeasuredController, NoCacheController],
+      });
+      const server = app.getHttpServer();
+      await request(server).get('/decorated/clock/d1').expect(200, { hit: true });
+      await request(server).get('/injected/clock/d1').expect(200, { hit: true });
+      await request(server).get('/injected/clock/d2').expect(200, { hit: false });
+      await request(server).get('/nothing/1').expect(200);
+      const count = (route: string, cache: string) =>
+        valueOf(registry, 'matrx_cache_request_duration_seconds_count', { route, cache });
+      expect(await count('/decorated/:appId/:deviceId', 'hit')).toBe(1);
+      expect(await count('/injected/:appId/:deviceId', 'hit')).toBe(1);
+      expect(await count('/injected/:appId/:deviceId', 'miss')).toBe(1);
+      expect(await registry.metrics()).not.toContain('/nothing/');
       await app.close();
     },
   );

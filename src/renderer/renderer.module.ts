@@ -1,8 +1,7 @@
 import { Module } from '@nestjs/common';
 import type { DynamicModule } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { CacheMetricsInterceptor, RedisCacheModule } from '../redis-cache';
+import { RedisCacheModule } from '../redis-cache';
 import { CacheAdminController } from './admin/cache-admin.controller';
 import { AdminTokenGuard } from './admin/admin-token.guard';
 import { AppCatalog, CATALOG_APP_IDS } from './apps/app-catalog';
@@ -42,11 +41,6 @@ export class RendererModule {
         RenderService,
         AdminTokenGuard,
         CacheHealthIndicator,
-        // Request latency by route and cache outcome, for every route; a Nest interceptor costs
-        // throughput, so none at all when metrics are off.
-        ...(config.cache.metrics?.enabled === false
-          ? []
-          : [{ provide: APP_INTERCEPTOR, useExisting: CacheMetricsInterceptor }]),
       ],
     };
   }

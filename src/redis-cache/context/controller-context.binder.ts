@@ -14,7 +14,8 @@ import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import { MetadataScanner, ModulesContainer } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
 import { ContextualCache } from '../contextual-cache';
-import { CACHE_INJECTION_SETTINGS } from '../redis-cache.constants';
+import { CACHE_INJECTION_SETTINGS, REDIS_CACHE_REQUEST_METRICS } from '../redis-cache.constants';
+import type { CacheRequestMetrics, RoutedRequest } from '../metrics/cache-request-metrics';
 import { CacheContextInterceptor } from './cache-context.interceptor';
 import { cacheOfSlot, runInCacheContext } from './cache-context.storage';
 import type { CacheContextSlot } from './cache-context.storage';
@@ -76,6 +77,7 @@ export class ControllerContextBinder {
     private readonly resolver: RequestCacheResolver,
     private readonly modules: ModulesContainer,
     @Inject(CACHE_INJECTION_SETTINGS) private readonly settings: CacheInjectionSettings,
+    @Inject(REDIS_CACHE_REQUEST_METRICS) private readonly requests: CacheRequestMetrics | null,
   ) {}
 
   /** The `ContextualCache` provider reports each class it is injected into (controller or not). */
@@ -150,11 +152,12 @@ export class ControllerContextBinder {
     const prototype = controller.prototype as Record<string, Handler>;
     const method = prototype[route.name];
     const original = method[ORIGINAL_HANDLER] ?? method;
-    const handler = !injects
+    const bound = !injects
       ? cacheArgumentHandler(original, this.resolver, route.cacheIndexes)
       : viewed
         ? viewHandler(original, this.resolver, route.cacheIndexes, viewed)
         : contextHandler(original, this.resolver, route.cacheIndexes);
+    const handler = this.requests ? timedHandler(bound, this.requests, requestIndexes[0]) : bound;
     copyRouteMetadata(original, handler, injects);
     Object.defineProperty(instance, route.name, {
       value: handler,
@@ -189,6 +192,25 @@ export class ControllerContextBinder {
       prototype[route.name] = wrapped;
     }
   }
+}
+
+/**
+ * Records the request's latency and cache outcome once the handler settles: the binding holds the
+ * request already, so this costs a clock read and an observation, not a Nest interceptor.
+ */
+function timedHandler(
+  handler: Handler,
+  metrics: CacheRequestMetrics,
+  requestIndex: number,
+): Handler {
+  return function (this: unknown, ...args: unknown[]) {
+    const request = args[requestIndex] as RoutedRequest;
+    const started = performance.now();
+    const result = handler.apply(this, args);
+    if (result instanceof Promise) return result.finally(() => metrics.record(request, started));
+    metrics.record(request, started);
+    return result;
+  };
 }
 
 /** Turns the requests Nest passes at `cacheIndexes` into this app's cache for the request. */

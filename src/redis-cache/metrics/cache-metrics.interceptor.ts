@@ -2,23 +2,15 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import { finalize } from 'rxjs';
-import { cacheOfRequest } from '../context/request-cache.resolver';
-import type { CacheRequest } from '../context/request-cache.resolver';
 import { REDIS_CACHE_REQUEST_METRICS } from '../redis-cache.constants';
-import { ScopedCache } from '../scoped-cache';
-import type { CacheRequestMetrics } from './cache-request-metrics';
-
-/** What Express (`route.path`) and Fastify (`routeOptions.url`) tell of the matched route. */
-type RoutedRequest = NonNullable<CacheRequest> & {
-  route?: { path?: unknown };
-  routeOptions?: { url?: unknown };
-};
+import type { CacheRequestMetrics, RoutedRequest } from './cache-request-metrics';
 
 /**
  * Records `request_duration_seconds{route,cache}` for the handlers it wraps (per controller with
- * `@UseInterceptors(CacheMetricsInterceptor)`, or globally): the route pattern, never the URL, so
- * ids do not become labels; and whether the request's cache reads hit, missed, or never happened.
- * A Nest interceptor costs more per request than the cache itself (see the README).
+ * `@UseInterceptors(CacheMetricsInterceptor)`, or globally). Routes that use the cache are recorded
+ * by the module's route binding already, more cheaply (a Nest interceptor costs more per request
+ * than a cached read: see the README); the interceptor adds the routes that do not, and never
+ * records a request twice.
  */
 @Injectable()
 export class CacheMetricsInterceptor implements NestInterceptor {
@@ -31,17 +23,6 @@ export class CacheMetricsInterceptor implements NestInterceptor {
     if (!metrics || context.getType() !== 'http') return next.handle();
     const request = context.switchToHttp().getRequest<RoutedRequest>();
     const started = performance.now();
-    return next.handle().pipe(
-      finalize(() => {
-        const cache = cacheOfRequest(request);
-        const outcome = cache instanceof ScopedCache ? cache.readOutcome : 'none';
-        metrics.record(routeOf(request), outcome, (performance.now() - started) / 1000);
-      }),
-    );
+    return next.handle().pipe(finalize(() => metrics.record(request, started)));
   }
-}
-
-function routeOf(request: RoutedRequest): string {
-  const route = request.routeOptions?.url ?? request.route?.path;
-  return typeof route === 'string' ? route : 'unmatched';
 }
