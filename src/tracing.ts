@@ -17,6 +17,10 @@ export const DEFAULT_SERVICE_NAME = 'matrx-renderer';
 /** Starts the SDK when an OTLP endpoint is configured; returns it so shutdown can flush it. */
 export function startTracing(env: NodeJS.ProcessEnv = process.env): NodeSDK | undefined {
   if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return undefined;
+  // Traces only: metrics go to Prometheus through /metrics, logs to stdout. Either can still be
+  // turned on with its OTEL_*_EXPORTER variable.
+  env.OTEL_METRICS_EXPORTER ??= 'none';
+  env.OTEL_LOGS_EXPORTER ??= 'none';
   const sdk = new NodeSDK({
     ...(env.OTEL_SERVICE_NAME ? {} : { serviceName: DEFAULT_SERVICE_NAME }),
     traceExporter: new OTLPTraceExporter(),

@@ -115,6 +115,8 @@ describe('the renderer process', () => {
       service.child.kill('SIGTERM');
       expect(await service.exited).toBe(0);
 
+      // Traces only: metrics go through /metrics, not OTLP.
+      expect(new Set(receiver.paths())).toEqual(new Set(['/v1/traces']));
       const spans = receiver.spans();
       expect(receiver.serviceNames()).toContain('matrx-renderer');
       const names = spans.map(({ name }) => name);

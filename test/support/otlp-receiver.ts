@@ -32,10 +32,12 @@ const flatten = (attributes: OtlpAttribute[] = []) =>
  */
 export async function startOtlpReceiver() {
   const bodies: OtlpBody[] = [];
+  const paths: string[] = [];
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
+      paths.push(request.url ?? '');
       if (request.url === '/v1/traces')
         bodies.push(JSON.parse(Buffer.concat(chunks).toString()) as OtlpBody);
       response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -46,6 +48,8 @@ export async function startOtlpReceiver() {
   const resourceSpans = () => bodies.flatMap((body) => body.resourceSpans ?? []);
   return {
     url: `http://127.0.0.1:${port}`,
+    /** Every path posted to, in order. */
+    paths: () => [...paths],
     spans: (): ReceivedSpan[] =>
       resourceSpans().flatMap((resource) =>
         (resource.scopeSpans ?? []).flatMap((scope) =>
