@@ -28,7 +28,14 @@ import { benchScript } from '../support/paths';
 import { describePinning, pinnedCommand, pinProcess, SUPPORT_CPU } from '../support/pin';
 import { acquireBenchRedis, BENCH_VALUE } from '../support/redis';
 import type { BenchRedis } from '../support/redis';
-import { defaultOutDir, ratioSummary, renderInjection, writeReport } from '../support/report';
+import {
+  autocannonFigures,
+  combineSlices,
+  defaultOutDir,
+  ratioSummary,
+  renderInjection,
+  writeReport,
+} from '../support/report';
 import type {
   InjectionRound,
   InjectionRow,
@@ -119,15 +126,7 @@ async function slice(target: RunningApp, seconds: number, settings: Settings, ot
   const wallMs = performance.now() - started;
   const responses = result['2xx'] + result.non2xx;
   const figures: InjectionSlice = {
-    reqPerSec: result['2xx'] / result.duration,
-    requests2xx: result['2xx'],
-    durationS: result.duration,
-    latencyAvgMs: result.latency.average,
-    latencyP50Ms: result.latency.p50,
-    latencyP99Ms: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
+    ...autocannonFigures(result),
     appCpuMs,
     appCores: appCpuMs / wallMs,
     appCpuUsPerRequest: responses > 0 ? (appCpuMs * 1000) / responses : NaN,
@@ -165,15 +164,7 @@ function roundFigures(target: RunningApp): Omit<InjectionRound, 'round' | 'posit
   const responses = sum((s) => s.requests2xx + s.non2xx);
   const appCpuMs = sum((s) => s.appCpuMs);
   return {
-    reqPerSec: sum((s) => s.requests2xx) / durationS,
-    requests2xx: sum((s) => s.requests2xx),
-    durationS,
-    latencyAvgMs: sum((s) => s.latencyAvgMs * (s.requests2xx + s.non2xx)) / responses,
-    latencyP50Ms: median(slices.map((s) => s.latencyP50Ms)),
-    latencyP99Ms: median(slices.map((s) => s.latencyP99Ms)),
-    non2xx: sum((s) => s.non2xx),
-    errors: sum((s) => s.errors),
-    timeouts: sum((s) => s.timeouts),
+    ...combineSlices(slices),
     appCores: appCpuMs / 1000 / durationS,
     appCpuUsPerRequest: (appCpuMs * 1000) / responses,
     foreignCores: Math.max(...slices.map((s) => s.foreignCores)),

@@ -24,8 +24,8 @@ export interface RunSettings {
   pinning: string;
 }
 
-/** One autocannon run against one app. */
-export interface InjectionSlice {
+/** What one autocannon run reports, as the benchmarks keep it. */
+export interface AutocannonFigures {
   reqPerSec: number;
   requests2xx: number;
   durationS: number;
@@ -35,6 +35,53 @@ export interface InjectionSlice {
   non2xx: number;
   errors: number;
   timeouts: number;
+}
+
+/** The figures of an autocannon result (req/s counts 2xx responses only). */
+export function autocannonFigures(result: {
+  '2xx': number;
+  non2xx: number;
+  duration: number;
+  errors: number;
+  timeouts: number;
+  latency: { average: number; p50: number; p99: number };
+}): AutocannonFigures {
+  return {
+    reqPerSec: result['2xx'] / result.duration,
+    requests2xx: result['2xx'],
+    durationS: result.duration,
+    latencyAvgMs: result.latency.average,
+    latencyP50Ms: result.latency.p50,
+    latencyP99Ms: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+  };
+}
+
+/**
+ * Several slices of load as one: req/s over their total time, mean latency weighted by responses,
+ * p50/p99 as the median of the slices' own.
+ */
+export function combineSlices(slices: readonly AutocannonFigures[]): AutocannonFigures {
+  const sum = (pick: (s: AutocannonFigures) => number) => slices.reduce((t, s) => t + pick(s), 0);
+  const durationS = sum((s) => s.durationS);
+  const responses = sum((s) => s.requests2xx + s.non2xx);
+  return {
+    reqPerSec: sum((s) => s.requests2xx) / durationS,
+    requests2xx: sum((s) => s.requests2xx),
+    durationS,
+    latencyAvgMs: sum((s) => s.latencyAvgMs * (s.requests2xx + s.non2xx)) / responses,
+    latencyP50Ms: median(slices.map((s) => s.latencyP50Ms)),
+    latencyP99Ms: median(slices.map((s) => s.latencyP99Ms)),
+    non2xx: sum((s) => s.non2xx),
+    errors: sum((s) => s.errors),
+    timeouts: sum((s) => s.timeouts),
+  };
+}
+
+/** One autocannon run against one app. */
+export interface InjectionSlice extends AutocannonFigures {
   appCpuMs: number;
   /** CPU the app process used while measured, in cores (≈ 1 when it is the bottleneck). */
   appCores: number;
