@@ -10,7 +10,8 @@
 // --slice S (2), --warmup S (2), --settle S (1.5; pause after each slice), --connections N (50),
 // --variants a,b (off is always added), --redis URL (REDIS_URL or redis://127.0.0.1:6379),
 // --out DIR, --node-args="--cpu-prof --cpu-prof-dir=DIR" (per app), --keep-build,
-// --no-pin-redis (leave redis-server's CPU affinity alone), --render-only (rewrite the Markdown
+// --pin-redis (also pin the redis-server found at --redis to cpu 1, restoring its affinity after;
+// off by default: the benchmark did not start that server), --render-only (rewrite the Markdown
 // from the JSON in --out), --quiet-cores 0.2, --max-wait S, --max-foreign-cores 0.3,
 // --retries N (per slice), --no-pin
 import autocannon from 'autocannon';
@@ -487,7 +488,7 @@ async function main(): Promise<void> {
     'redis',
     'out',
     'keep-build',
-    'no-pin-redis',
+    'pin-redis',
     'render-only',
     ...LOAD_CONTROL_OPTIONS,
   ]);
@@ -531,7 +532,7 @@ async function main(): Promise<void> {
   const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
   const redisPid = findRedisPid(settings.redisUrl);
 
-  const pinRedis = settings.pin && !args.flag('no-pin-redis') && redisPid !== undefined;
+  const pinRedis = settings.pin && args.flag('pin-redis') && redisPid !== undefined;
   if (settings.pin) {
     pinProcess(process.pid, SUPPORT_CPU);
     if (pinRedis) {
@@ -547,7 +548,7 @@ async function main(): Promise<void> {
     (settings.pin
       ? redisAffinity
         ? `; redis-server's own affinity (mask ${redisAffinity.mask}) put back at the end`
-        : '; redis-server not pinned (not found, or --no-pin-redis)'
+        : '; redis-server not pinned (not found, or no --pin-redis)'
       : '');
   console.log(
     `Redis ${redisVersion} at ${settings.redisUrl}${redisPid ? ` (pid ${redisPid})` : ''}; ${node.version}; ` +
