@@ -25,7 +25,8 @@ export interface CacheStore {
   countNamespace(namespace: CacheNamespace): Promise<number>;
   /**
    * Counts every cache key by app id (keys of another shape are not counted), in small steps so the
-   * backend keeps serving; for the key-count metrics, never on a request path.
+   * backend keeps serving; for the key-count metrics, never on a request path. On Redis a key may
+   * be counted twice while the server resizes its table.
    */
   countKeysByApp(): Promise<Map<string, number>>;
   /** Every key of the database, cache or not (Redis `DBSIZE`). */

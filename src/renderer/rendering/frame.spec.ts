@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 // pngjs decodes here, the same library that encodes: the test checks pixels, and pngjs checks every CRC.
-// fast-png 8 would be the natural choice, but Jest cannot load it (ES module only, see frame.ts).
 import { PNG } from 'pngjs';
 import { DISPLAY_HEIGHT, DISPLAY_WIDTH, Frame } from './frame';
 import type { Rgb } from './frame';
