@@ -20,6 +20,9 @@ export interface CacheRuntime {
 /** What a request's reads found, for the request metrics. */
 export type ReadOutcome = 'none' | 'hit' | 'miss';
 
+/** The span attribute of a get's result. */
+const describeLookup = (value: Buffer | null) => ({ 'cache.hit': value !== null });
+
 /** Seconds since `started` (a `performance.now()` reading). */
 const secondsSince = (started: number) => (performance.now() - started) / 1000;
 
@@ -54,9 +57,10 @@ export class ScopedCache extends ContextualCache {
     try {
       const value = await this.runtime.tracer.trace(
         'get',
-        { appId: this.appId, deviceId: this.deviceId, key },
+        this,
+        key,
         () => this.runtime.store.get(redisKey),
-        (found) => ({ 'cache.hit': found !== null }),
+        describeLookup,
       );
       const result = value === null ? 'miss' : 'hit';
       this.runtime.observer.operation('get', result, secondsSince(started));
@@ -79,10 +83,8 @@ export class ScopedCache extends ContextualCache {
     }
     const started = performance.now();
     try {
-      await this.runtime.tracer.trace(
-        'set',
-        { appId: this.appId, deviceId: this.deviceId, key },
-        () => this.runtime.store.set(redisKey, value, ttl),
+      await this.runtime.tracer.trace('set', this, key, () =>
+        this.runtime.store.set(redisKey, value, ttl),
       );
       this.runtime.observer.operation('set', 'ok', secondsSince(started));
     } catch (error) {
@@ -95,10 +97,8 @@ export class ScopedCache extends ContextualCache {
     const redisKey = this.keyFor(key);
     const started = performance.now();
     try {
-      const deleted = await this.runtime.tracer.trace(
-        'delete',
-        { appId: this.appId, deviceId: this.deviceId, key },
-        () => this.runtime.store.delete(redisKey),
+      const deleted = await this.runtime.tracer.trace('delete', this, key, () =>
+        this.runtime.store.delete(redisKey),
       );
       this.runtime.observer.operation('delete', 'ok', secondsSince(started));
       return deleted;
@@ -133,7 +133,7 @@ export class ScopedCache extends ContextualCache {
   ): Promise<number> {
     const started = performance.now();
     try {
-      const count = await this.runtime.tracer.trace(operation, this, run);
+      const count = await this.runtime.tracer.trace(operation, this, undefined, run);
       this.runtime.observer.operation(operation, 'ok', secondsSince(started));
       return count;
     } catch (error) {

@@ -88,13 +88,15 @@ export class PrometheusCacheMetrics implements CacheObserver {
       this.durations[operation] = durations.labels(operation);
       this.counts[operation] = {};
       for (const result of RESULTS[operation]) {
-        operations.labels(operation, result).inc(0);
-        this.counts[operation][result] = operations.labels(operation, result);
+        const count = operations.labels(operation, result);
+        count.inc(0);
+        this.counts[operation][result] = count;
       }
       this.errors[operation] = {};
       for (const kind of KINDS) {
-        errors.labels(operation, kind).inc(0);
-        this.errors[operation][kind] = errors.labels(operation, kind);
+        const failures = errors.labels(operation, kind);
+        failures.inc(0);
+        this.errors[operation][kind] = failures;
       }
     }
   }

@@ -19,11 +19,10 @@ export interface CacheTracingSettings {
   readonly recordKey: boolean;
 }
 
-/** What a span may say of the operation's scope. */
+/** What a span may say of the operation's scope (a `ScopedCache`). */
 export interface TracedScope {
   readonly appId: string;
   readonly deviceId: string;
-  readonly key?: string;
 }
 
 // The Redis commands behind each operation, for db.operation.name.
@@ -35,6 +34,12 @@ const COMMANDS: Record<ObservedOperation, string> = {
   flush_device: 'SCAN UNLINK',
   stats: 'SCAN',
 };
+
+const SPAN_NAMES = Object.fromEntries(
+  Object.keys(COMMANDS).map((operation) => [operation, `cache.${operation}`]),
+) as Record<ObservedOperation, string>;
+
+const CLIENT_SPAN = { kind: SpanKind.CLIENT } as const;
 
 const tracer = trace.getTracer('nestjs-redis-app-cache');
 
@@ -61,26 +66,33 @@ export class CacheTracer {
         : { 'cache.store': 'memory' };
   }
 
-  /** Runs `run` inside the operation's span; `describe` adds attributes from its result. */
+  /**
+   * Runs `run` inside the operation's span (`key` is the caller's key, for keyed operations);
+   * `describe` adds attributes from its result. Attributes are built only for a span that records:
+   * this runs on every cache operation, SDK or not.
+   */
   trace<T>(
     operation: ObservedOperation,
     scope: TracedScope,
+    key: string | undefined,
     run: () => Promise<T>,
     describe?: (result: T) => Attributes,
   ): Promise<T> {
     if (!this.settings.enabled) return run();
-    const span = tracer.startSpan(`cache.${operation}`, {
-      kind: SpanKind.CLIENT,
-      attributes: this.attributes(operation, scope),
-    });
+    const span = tracer.startSpan(SPAN_NAMES[operation], CLIENT_SPAN);
     if (!span.isRecording()) {
       span.end();
       return run();
     }
+    span.setAttributes(this.attributes(operation, scope, key));
     return context.with(trace.setSpan(context.active(), span), () => traced(span, run, describe));
   }
 
-  private attributes(operation: ObservedOperation, scope: TracedScope): Attributes {
+  private attributes(
+    operation: ObservedOperation,
+    scope: TracedScope,
+    key: string | undefined,
+  ): Attributes {
     const attributes: Attributes = {
       ...this.base,
       'db.operation.name': COMMANDS[operation],
@@ -88,7 +100,7 @@ export class CacheTracer {
       'cache.app_id': scope.appId,
     };
     if (this.settings.recordDeviceId) attributes['cache.device_id'] = scope.deviceId;
-    if (this.settings.recordKey && scope.key !== undefined) attributes['cache.key'] = scope.key;
+    if (this.settings.recordKey && key !== undefined) attributes['cache.key'] = key;
     return attributes;
   }
 }
