@@ -1,6 +1,9 @@
 import { InvalidCacheValueError } from './errors/redis-cache.errors';
 import type { CacheJsonLookup, CacheLookup, CacheMiss } from './redis-cache.interfaces';
 
+/** What `getOrSet` calls on a miss: the value to cache, as stored bytes or a UTF-8 string. */
+export type CacheLoader = () => Promise<string | Buffer> | string | Buffer;
+
 /** The one miss value: nothing to allocate on the hot path. */
 export const CACHE_MISS: CacheMiss = Object.freeze({ found: false, value: null });
 
@@ -26,6 +29,15 @@ export abstract class ContextualCache {
   /** Removes `key`; resolves whether it existed. */
   abstract delete(key: string): Promise<boolean>;
 
+  /**
+   * The bytes cached under `key`; on a miss, calls `loader`, caches what it returns for `ttlSeconds`
+   * and resolves it. Concurrent callers in this process share one loader call; with the module's
+   * `stampede` options, instances share one load through a short Redis lock, and hot keys are
+   * refreshed just before they expire. Redis trouble never fails it (the loader runs instead);
+   * a loader's error rejects every caller waiting on that load, and nothing is cached.
+   */
+  abstract getOrSet(key: string, loader: CacheLoader, ttlSeconds?: number): Promise<Buffer>;
+
   /** Deletes every key of this app on this device; resolves how many. Rejects on a backend error. */
   abstract flushApp(): Promise<number>;
 
@@ -39,32 +51,58 @@ export abstract class ContextualCache {
   async getJson<T = unknown>(key: string): Promise<CacheJsonLookup<T>> {
     const lookup = await this.get(key);
     if (!lookup.found) return CACHE_MISS;
-    try {
-      return { found: true, value: JSON.parse(lookup.value.toString('utf8')) as T };
-    } catch (error) {
-      throw new InvalidCacheValueError(
-        `The value cached under ${JSON.stringify(key)} is not valid JSON; it was not written by setJson.`,
-        { cause: error },
-      );
-    }
+    return { found: true, value: parseJson<T>(key, lookup.value) };
   }
 
   /** `JSON.stringify` and `set`; rejects with `InvalidCacheValueError` for what JSON cannot hold. */
   async setJson(key: string, value: unknown, ttlSeconds?: number): Promise<void> {
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(value);
-    } catch (error) {
-      throw new InvalidCacheValueError(
-        `setJson(${JSON.stringify(key)}): the value cannot be serialized as JSON (${(error as Error).message}).`,
-        { cause: error },
-      );
-    }
-    if (json === undefined) {
-      throw new InvalidCacheValueError(
-        `setJson(${JSON.stringify(key)}): ${typeof value} has no JSON form; store null instead.`,
-      );
-    }
-    await this.set(key, json, ttlSeconds);
+    await this.set(key, toJson('setJson', key, value), ttlSeconds);
   }
+
+  /** `getOrSet` for JSON values: `loader`'s result is stored with `JSON.stringify`. */
+  async getOrSetJson<T>(
+    key: string,
+    loader: () => Promise<T> | T,
+    ttlSeconds?: number,
+  ): Promise<T> {
+    const bytes = await this.getOrSet(
+      key,
+      async () => toJson('getOrSetJson', key, await loader()),
+      ttlSeconds,
+    );
+    return parseJson<T>(key, bytes);
+  }
+}
+
+function parseJson<T>(key: string, bytes: Buffer): T {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as T;
+  } catch (error) {
+    throw new InvalidCacheValueError(
+      `The value cached under ${quoteKey(key)} is not valid JSON; it was not written by setJson.`,
+      { cause: error },
+    );
+  }
+}
+
+/** The key as an error message shows it; a bad key must not break the message itself. */
+const quoteKey = (key: unknown) =>
+  typeof key === 'string' ? JSON.stringify(key) : `(a ${typeof key} key)`;
+
+function toJson(operation: string, key: string, value: unknown): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (error) {
+    throw new InvalidCacheValueError(
+      `${operation}(${quoteKey(key)}): the value cannot be serialized as JSON (${(error as Error).message}).`,
+      { cause: error },
+    );
+  }
+  if (json === undefined) {
+    throw new InvalidCacheValueError(
+      `${operation}(${quoteKey(key)}): ${typeof value} has no JSON form; store null instead.`,
+    );
+  }
+  return json;
 }

@@ -4,6 +4,7 @@ export { REDIS_CACHE_MODULE_OPTIONS } from './redis-cache.module-definition';
 export { RedisCache } from './redis-cache';
 export type { RedisCacheSettings } from './redis-cache';
 export { ContextualCache, CACHE_MISS } from './contextual-cache';
+export type { CacheLoader } from './contextual-cache';
 export { CurrentCache } from './context/current-cache.decorator';
 export { CacheContextInterceptor, UseCacheContext } from './context/cache-context.interceptor';
 export { CacheMetricsInterceptor } from './metrics/cache-metrics.interceptor';

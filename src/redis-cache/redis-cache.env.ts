@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { invalidEnvMessage, redactUrl } from './errors/messages';
 import { RedisCacheConfigError } from './errors/redis-cache.errors';
@@ -26,6 +27,16 @@ const VARIABLES = {
   REDIS_PASSWORD: { schema: z.string(), expected: 'a password' },
   REDIS_DB: { schema: wholeNumber(0), expected: 'a database number (an integer >= 0)' },
   REDIS_TLS: { schema: flag, expected: '"true" or "false"' },
+  REDIS_TLS_CA_FILE: { schema: z.string(), expected: 'the path of a PEM file of CA certificates' },
+  REDIS_TLS_CERT_FILE: { schema: z.string(), expected: 'the path of a PEM client certificate' },
+  REDIS_TLS_KEY_FILE: { schema: z.string(), expected: 'the path of a PEM client key' },
+  REDIS_CLUSTER_NODES: {
+    schema: z.string(),
+    expected: 'comma-separated "host:port" cluster nodes',
+  },
+  REDIS_SENTINELS: { schema: z.string(), expected: 'comma-separated "host:port" sentinels' },
+  REDIS_SENTINEL_NAME: { schema: z.string(), expected: 'the master group name' },
+  REDIS_SENTINEL_PASSWORD: { schema: z.string(), expected: 'a password' },
   CACHE_STORE: { schema: z.enum(['redis', 'memory']), expected: '"redis" or "memory"' },
   CACHE_DEFAULT_TTL_SECONDS: { schema: wholeNumber(1), expected: 'a whole number of seconds >= 1' },
   CACHE_MAX_TTL_SECONDS: { schema: wholeNumber(1), expected: 'a whole number of seconds >= 1' },
@@ -34,6 +45,16 @@ const VARIABLES = {
     expected: 'a whole number of milliseconds from 1 to 60000',
   },
   CACHE_FAIL_OPEN: { schema: flag, expected: '"true" or "false"' },
+  CACHE_MAX_VALUE_BYTES: {
+    schema: wholeNumber(1, 512 * 1024 * 1024),
+    expected: 'a whole number of bytes from 1 to 536870912',
+  },
+  CACHE_MAX_KEY_BYTES: {
+    schema: wholeNumber(1, 64 * 1024),
+    expected: 'a whole number of bytes from 1 to 65536',
+  },
+  CACHE_STAMPEDE_LOCK: { schema: flag, expected: '"true" or "false"' },
+  CACHE_EARLY_REFRESH: { schema: flag, expected: '"true" or "false"' },
   CACHE_METRICS: { schema: flag, expected: '"true" or "false"' },
   CACHE_KEY_COUNT_INTERVAL_MS: {
     schema: wholeNumber(0, 86_400_000),
@@ -45,13 +66,17 @@ const VARIABLES = {
 type Variable = keyof typeof VARIABLES;
 type Parsed = { [K in Variable]?: z.output<(typeof VARIABLES)[K]['schema']> };
 
+/** Variables that say where Redis is; at most one may be set. */
+const LOCATION_VARIABLES = ['REDIS_URL', 'REDIS_ADDR', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'];
+
 /**
  * Module options from the environment: the Go service's `REDIS_ADDR`, `REDIS_PASSWORD`, `REDIS_DB`,
- * plus `REDIS_URL` (wins over `REDIS_ADDR`), `REDIS_USERNAME`, `REDIS_TLS`, `CACHE_STORE` and the
- * `CACHE_*` tuning variables. Empty values count as unset.
+ * plus `REDIS_URL` (wins over `REDIS_ADDR`), `REDIS_CLUSTER_NODES`, `REDIS_SENTINELS` with
+ * `REDIS_SENTINEL_NAME`, `REDIS_USERNAME`, `REDIS_TLS` and `REDIS_TLS_*_FILE`, `CACHE_STORE` and
+ * the `CACHE_*` tuning variables. Empty values count as unset.
  *
- * With neither `REDIS_URL` nor `REDIS_ADDR` (and no `CACHE_STORE=redis`) it selects the in-memory
- * store. A bad value throws `RedisCacheConfigError` naming the variable and what it expects.
+ * With no Redis address (and no `CACHE_STORE=redis`) it selects the in-memory store. A bad value
+ * throws `RedisCacheConfigError` naming the variable and what it expects.
  */
 export function redisCacheOptionsFromEnv(env: Env = process.env): RedisCacheModuleOptions {
   const vars = parseVariables(env);
@@ -60,31 +85,109 @@ export function redisCacheOptionsFromEnv(env: Env = process.env): RedisCacheModu
     maxTtlSeconds: vars.CACHE_MAX_TTL_SECONDS,
     operationTimeoutMs: vars.CACHE_OPERATION_TIMEOUT_MS,
     failOpen: vars.CACHE_FAIL_OPEN,
+    maxValueBytes: vars.CACHE_MAX_VALUE_BYTES,
+    maxKeyBytes: vars.CACHE_MAX_KEY_BYTES,
+    stampede: nonEmpty({ lock: vars.CACHE_STAMPEDE_LOCK, earlyRefresh: vars.CACHE_EARLY_REFRESH }),
     metrics: nonEmpty({
       enabled: vars.CACHE_METRICS,
       keyCountIntervalMs: vars.CACHE_KEY_COUNT_INTERVAL_MS,
     }),
     tracing: nonEmpty({ enabled: vars.CACHE_TRACING }),
   };
-  const hasAddress = vars.REDIS_URL !== undefined || vars.REDIS_ADDR !== undefined;
-  const store = vars.CACHE_STORE ?? (hasAddress ? 'redis' : 'memory');
+  const given = LOCATION_VARIABLES.filter((name) => vars[name as Variable] !== undefined);
+  // REDIS_URL winning over REDIS_ADDR is the Go service's rule; any other pair is a mistake.
+  const locations = given.filter((name) => name !== 'REDIS_ADDR' || !given.includes('REDIS_URL'));
+  if (locations.length > 1) {
+    throw new RedisCacheConfigError(
+      `Environment variables ${locations.join(' and ')} both say where Redis is: set only one of them.`,
+    );
+  }
+  if ((vars.REDIS_SENTINELS === undefined) !== (vars.REDIS_SENTINEL_NAME === undefined)) {
+    throw new RedisCacheConfigError(
+      'Environment variables REDIS_SENTINELS and REDIS_SENTINEL_NAME go together: set both (the sentinels and the master group they monitor) or neither.',
+    );
+  }
+  const store = vars.CACHE_STORE ?? (locations.length > 0 ? 'redis' : 'memory');
   if (store === 'memory') return withoutUndefined({ ...options, store });
 
-  const address =
-    vars.REDIS_URL !== undefined
-      ? { url: vars.REDIS_URL }
-      : vars.REDIS_ADDR !== undefined
-        ? parseAddr(vars.REDIS_ADDR, 'REDIS_ADDR', envAddrError)
-        : {};
   return withoutUndefined({
     ...options,
     store,
-    ...address,
+    ...addressFromEnv(vars),
     username: vars.REDIS_USERNAME,
     password: vars.REDIS_PASSWORD,
     db: vars.REDIS_DB,
-    tls: vars.REDIS_TLS,
+    tls: tlsFromEnv(vars),
   });
+}
+
+function addressFromEnv(vars: Parsed): RedisCacheModuleOptions {
+  if (vars.REDIS_URL !== undefined) return { url: vars.REDIS_URL };
+  if (vars.REDIS_ADDR !== undefined) {
+    return parseAddr(vars.REDIS_ADDR, 'REDIS_ADDR', envAddrError);
+  }
+  if (vars.REDIS_CLUSTER_NODES !== undefined) {
+    return { cluster: { nodes: nodeList(vars.REDIS_CLUSTER_NODES, 'REDIS_CLUSTER_NODES') } };
+  }
+  if (vars.REDIS_SENTINELS !== undefined) {
+    return {
+      sentinels: nodeList(vars.REDIS_SENTINELS, 'REDIS_SENTINELS'),
+      name: vars.REDIS_SENTINEL_NAME,
+      sentinelPassword: vars.REDIS_SENTINEL_PASSWORD,
+    };
+  }
+  return {};
+}
+
+function nodeList(list: string, variable: 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS') {
+  const nodes = list.split(',').map((node) => node.trim());
+  if (nodes.some((node) => node === '')) {
+    throw new RedisCacheConfigError(
+      invalidEnvMessage(variable, VARIABLES[variable].expected, redactUrl(list)),
+    );
+  }
+  return nodes.map((node) =>
+    parseAddr(
+      node,
+      variable,
+      (source, got) =>
+        new RedisCacheConfigError(
+          invalidEnvMessage(source, VARIABLES[variable].expected, redactUrl(got)),
+        ),
+    ),
+  );
+}
+
+/** `REDIS_TLS` and the PEM files; any file turns TLS on. Files are read now, so a bad path stops start-up. */
+function tlsFromEnv(vars: Parsed): RedisCacheModuleOptions['tls'] {
+  const files = {
+    ca: vars.REDIS_TLS_CA_FILE && readPem('REDIS_TLS_CA_FILE', vars.REDIS_TLS_CA_FILE),
+    cert: vars.REDIS_TLS_CERT_FILE && readPem('REDIS_TLS_CERT_FILE', vars.REDIS_TLS_CERT_FILE),
+    key: vars.REDIS_TLS_KEY_FILE && readPem('REDIS_TLS_KEY_FILE', vars.REDIS_TLS_KEY_FILE),
+  };
+  if ((files.cert === undefined) !== (files.key === undefined)) {
+    throw new RedisCacheConfigError(
+      'Environment variables REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together: a client certificate needs its key.',
+    );
+  }
+  const pem = nonEmpty(files);
+  if (pem === undefined) return vars.REDIS_TLS;
+  if (vars.REDIS_TLS === false) {
+    throw new RedisCacheConfigError(
+      'Environment variable REDIS_TLS is "false" but REDIS_TLS_*_FILE variables are set: remove one or the other.',
+    );
+  }
+  return pem;
+}
+
+function readPem(variable: Variable, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new RedisCacheConfigError(
+      `Environment variable ${variable}: cannot read ${JSON.stringify(path)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`,
+    );
+  }
 }
 
 function parseVariables(env: Env): Parsed {

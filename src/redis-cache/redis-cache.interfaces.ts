@@ -1,4 +1,4 @@
-import type { Redis, RedisOptions } from 'ioredis';
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { ConnectionOptions } from 'node:tls';
 
@@ -33,9 +33,23 @@ export interface CacheRouteParams {
 
 export type CacheStoreKind = 'redis' | 'memory';
 
+/** A Redis node: `{ host, port }` or `"host:port"` (`"[::1]:6379"` for IPv6). */
+export type RedisNodeAddress = { host: string; port: number } | string;
+
+/** A Redis Cluster, reached through ioredis's `Cluster` (it routes each key to its master). */
+export interface RedisClusterConnectionOptions {
+  /** Some or all nodes of the cluster; ioredis discovers the rest. */
+  nodes: RedisNodeAddress[];
+  /** Extra ioredis `Cluster` options (fail-fast settings still apply). */
+  clusterOptions?: Omit<ClusterOptions, 'keyPrefix' | 'redisOptions'>;
+}
+
 /** Options of `RedisCacheModule.forRoot` / `forRootAsync`. Every one is optional. */
 export interface RedisCacheModuleOptions {
-  /** `redis://` or `rediss://` URL; wins over `addr` and `host`/`port` (set only one of them). */
+  /**
+   * Where Redis is: set only one of `url`, `addr`, `host`/`port`, `cluster`, `sentinels` or `client`.
+   * `redis://` or `rediss://` URL.
+   */
   url?: string;
   /** `"host:port"`, as the Go service's `REDIS_ADDR`. */
   addr?: string;
@@ -51,9 +65,20 @@ export interface RedisCacheModuleOptions {
   db?: number;
   /** `true` for TLS with Node's defaults, or Node TLS options (CA, client certificate, ...). */
   tls?: boolean | ConnectionOptions;
-  /** An existing ioredis client to use instead of creating one; the module never closes it. */
-  client?: Redis;
-  /** Extra ioredis options for the client the module creates (fail-fast settings still apply). */
+  /** A Redis Cluster: its nodes (and extra `Cluster` options). */
+  cluster?: RedisClusterConnectionOptions;
+  /** Sentinels watching the master group `name`; the client follows failovers they announce. */
+  sentinels?: RedisNodeAddress[];
+  /** Master group name the sentinels monitor (required with `sentinels`). */
+  name?: string;
+  /** Password of the sentinels themselves, when they require one; never logged. */
+  sentinelPassword?: string;
+  /** An existing ioredis client (`Redis` or `Cluster`) to use; the module never closes it. */
+  client?: Redis | Cluster;
+  /**
+   * Extra ioredis options for the client the module creates, or for each node of a cluster
+   * (fail-fast settings still apply).
+   */
   redisOptions?: Omit<RedisOptions, 'keyPrefix'>;
   /** `'memory'` keeps the cache in this process (same semantics, nothing shared). @default 'redis' */
   store?: CacheStoreKind;
@@ -70,12 +95,41 @@ export interface RedisCacheModuleOptions {
   startupWaitMs?: number;
   /** `get` misses and `set`/`delete` go on when Redis fails, instead of rejecting. @default true */
   failOpen?: boolean;
+  /** Largest value `set` accepts, in bytes; a larger one is refused with `InvalidCacheValueError`. @default 33554432 (32 MiB) */
+  maxValueBytes?: number;
+  /** Longest key `get`/`set`/`delete` accept, in UTF-8 bytes (ids not included). @default 1024 */
+  maxKeyBytes?: number;
+  /** How `getOrSet` keeps many callers from loading the same value at once. */
+  stampede?: CacheStampedeOptions;
   /** Names of the route params that carry the ids. @default { app: 'appId', device: 'deviceId' } */
   routeParams?: Partial<CacheRouteParams>;
   /** Prometheus metrics of the cache (on by default, in prom-client's global registry). */
   metrics?: CacheMetricsOptions;
   /** OpenTelemetry spans of the cache's operations (they record only where an SDK is started). */
   tracing?: CacheTracingOptions;
+}
+
+/**
+ * Stampede protection of `getOrSet`. Concurrent callers in one process always share one loader
+ * call; these add protection across processes and before expiry.
+ */
+export interface CacheStampedeOptions {
+  /**
+   * Take a short Redis lock (`SET NX PX`) before loading, so one instance loads while the others
+   * wait for its value. @default false
+   */
+  lock?: boolean;
+  /** How long the lock lives, in ms: a loader slower than this lets another instance in. @default 5000 */
+  lockTtlMs?: number;
+  /** Longest a caller waits for another instance's value before loading itself, in ms. @default 2000 */
+  lockWaitMs?: number;
+  /**
+   * Recompute hot keys shortly before they expire, by the XFetch rule (Vattani et al., VLDB 2015);
+   * the caller that draws the refresh still gets the cached value. @default false
+   */
+  earlyRefresh?: boolean;
+  /** XFetch's beta: above 1 refreshes earlier, below 1 later. @default 1 */
+  earlyRefreshBeta?: number;
 }
 
 /** OpenTelemetry spans of the cache's operations. */

@@ -49,7 +49,7 @@ async function createStore(options: ResolvedRedisCacheOptions): Promise<CacheSto
     return store;
   }
   const { connection } = options;
-  const ownsClient = connection.kind === 'create';
+  const ownsClient = connection.kind !== 'client';
   const client = ownsClient ? createRedisClient(connection) : connection.client;
   const store = new RedisStore(client, {
     operationTimeoutMs: options.operationTimeoutMs,
@@ -89,6 +89,9 @@ const providers: Provider[] = [
           maxTtlSeconds: options.maxTtlSeconds,
           operationTimeoutMs: options.operationTimeoutMs,
           failOpen: options.failOpen,
+          maxValueBytes: options.maxValueBytes,
+          maxKeyBytes: options.maxKeyBytes,
+          stampede: options.stampede,
         },
         {
           observer: options.metrics.enabled

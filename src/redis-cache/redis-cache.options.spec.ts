@@ -21,6 +21,15 @@ function configErrorOf(options: unknown): RedisCacheConfigError {
   throw new Error(`expected the options to be rejected`);
 }
 
+/** The documented stampede defaults (off unless asked for). */
+const STAMPEDE_DEFAULTS = {
+  lock: false,
+  lockTtlMs: 5_000,
+  lockWaitMs: 2_000,
+  earlyRefresh: false,
+  earlyRefreshBeta: 1,
+};
+
 describe('resolveRedisCacheOptions', () => {
   describe('defaults', () => {
     it('fills in every default when no options are given', () => {
@@ -31,6 +40,9 @@ describe('resolveRedisCacheOptions', () => {
         operationTimeoutMs: 200,
         startupWaitMs: 1_500,
         failOpen: true,
+        maxValueBytes: 32 * 1024 * 1024,
+        maxKeyBytes: 1024,
+        stampede: STAMPEDE_DEFAULTS,
         routeParams: { app: 'appId', device: 'deviceId' },
         connection: {
           kind: 'create',
@@ -87,6 +99,9 @@ describe('resolveRedisCacheOptions', () => {
         routeParams: { app: 'appId', device: 'deviceId' },
         metricsPrefix: 'matrx_cache_',
         keyCountIntervalMs: 30_000,
+        maxValueBytes: 32 * 1024 * 1024,
+        maxKeyBytes: 1024,
+        stampede: STAMPEDE_DEFAULTS,
       });
       expect(DEFAULT_REDIS_HOST).toBe('localhost');
       expect(DEFAULT_REDIS_PORT).toBe(6379);
@@ -207,7 +222,7 @@ describe('resolveRedisCacheOptions', () => {
 
     it('rejects something that is not an ioredis client', () => {
       expect(configErrorOf({ client: { host: 'x' } }).message).toBe(
-        'RedisCacheModule option "client": expected an ioredis Redis instance, got object.',
+        'RedisCacheModule option "client": expected an ioredis Redis or Cluster instance, got object.',
       );
     });
 
@@ -218,7 +233,9 @@ describe('resolveRedisCacheOptions', () => {
     ])('rejects %s together', (_, options, named) => {
       const error = configErrorOf(options);
       expect(error.message).toContain(named);
-      expect(error.message).toContain('set only one of client, url, addr or host/port');
+      expect(error.message).toContain(
+        'set only one of client, url, addr, host/port, cluster or sentinels',
+      );
     });
 
     it('rejects a client together with a url', () => {
@@ -238,8 +255,9 @@ describe('resolveRedisCacheOptions', () => {
       const error = configErrorOf({ ttl: 5 });
       expect(error.message).toBe(
         'RedisCacheModule has no option "ttl". Known options: url, addr, host, port, username, ' +
-          'password, db, tls, client, redisOptions, store, defaultTtlSeconds, maxTtlSeconds, ' +
-          'operationTimeoutMs, startupWaitMs, failOpen, routeParams, metrics, tracing.',
+          'password, db, tls, cluster, sentinels, name, sentinelPassword, client, redisOptions, ' +
+          'store, defaultTtlSeconds, maxTtlSeconds, operationTimeoutMs, startupWaitMs, failOpen, ' +
+          'maxValueBytes, maxKeyBytes, stampede, routeParams, metrics, tracing.',
       );
     });
 

@@ -1,4 +1,4 @@
-import type { Redis, RedisOptions } from 'ioredis';
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { ConnectionOptions } from 'node:tls';
 import { Registry, register } from 'prom-client';
 import { z } from 'zod';
@@ -9,6 +9,7 @@ import type {
   CacheRouteParams,
   CacheStoreKind,
   RedisCacheModuleOptions,
+  RedisNodeAddress,
 } from './redis-cache.interfaces';
 
 /** Where the module connects when no address is given, as the Go service did. */
@@ -25,7 +26,21 @@ export const REDIS_CACHE_DEFAULTS = {
   routeParams: { app: 'appId', device: 'deviceId' },
   metricsPrefix: 'matrx_cache_',
   keyCountIntervalMs: 30_000,
+  // Above Pixlet's largest values (HTTP bodies up to 20 MB), far below Redis's 512 MB: a bound
+  // against an accidental huge write that would block Redis and every client behind it.
+  maxValueBytes: 32 * 1024 * 1024,
+  maxKeyBytes: 1024,
+  stampede: {
+    lock: false,
+    lockTtlMs: 5_000,
+    lockWaitMs: 2_000,
+    earlyRefresh: false,
+    earlyRefreshBeta: 1,
+  },
 };
+
+/** Stampede settings after defaults. */
+export type ResolvedStampedeOptions = typeof REDIS_CACHE_DEFAULTS.stampede;
 
 /** Metrics settings after defaults. */
 export interface ResolvedCacheMetricsOptions {
@@ -38,21 +53,40 @@ export interface ResolvedCacheMetricsOptions {
   keyCountIntervalMs: number;
 }
 
-/** How the Redis store reaches its server. */
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/** What every client the module creates is given, whatever the topology. */
+export interface RedisClientSettings {
+  username?: string;
+  password?: string;
+  db?: number;
+  tls?: ConnectionOptions;
+  redisOptions: RedisOptions;
+}
+
+/** How the Redis store reaches its server(s). */
 export type RedisConnection =
-  | { kind: 'client'; client: Redis }
-  | {
+  | { kind: 'client'; client: Redis | Cluster }
+  | ({
       kind: 'create';
       /** A URL, or host and port; the rest completes or overrides it. */
       url?: string;
       host: string;
       port: number;
-      username?: string;
-      password?: string;
-      db?: number;
-      tls?: ConnectionOptions;
-      redisOptions: RedisOptions;
-    };
+    } & RedisClientSettings)
+  | ({ kind: 'cluster'; nodes: RedisNode[]; clusterOptions: ClusterOptions } & RedisClientSettings)
+  | ({
+      kind: 'sentinel';
+      sentinels: RedisNode[];
+      name: string;
+      sentinelPassword?: string;
+    } & RedisClientSettings);
+
+/** The connections for which the module creates (and so owns) the client. */
+export type CreatedRedisConnection = Exclude<RedisConnection, { kind: 'client' }>;
 
 /** Options after defaults and validation: what the providers receive. */
 export interface ResolvedRedisCacheOptions {
@@ -63,12 +97,21 @@ export interface ResolvedRedisCacheOptions {
   operationTimeoutMs: number;
   startupWaitMs: number;
   failOpen: boolean;
+  maxValueBytes: number;
+  maxKeyBytes: number;
+  stampede: ResolvedStampedeOptions;
   routeParams: CacheRouteParams;
   metrics: ResolvedCacheMetricsOptions;
   tracing: CacheTracingSettings;
 }
 
 const positiveInt = (max = Number.MAX_SAFE_INTEGER) => z.number().int().min(1).max(max).optional();
+
+// A node as "host:port" (checked by parseAddr after the schema) or { host, port }.
+const nodeAddress = z.union([
+  z.string(),
+  z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65_535) }),
+]);
 
 // Route params become object keys on the request: a plain identifier keeps them unambiguous.
 const paramName = z
@@ -89,7 +132,16 @@ const optionsSchema = z.strictObject({
   password: z.string().optional(),
   db: z.number().int().min(0).optional(),
   tls: z.union([z.boolean(), z.record(z.string(), z.unknown())]).optional(),
-  client: z.custom<Redis>((value) => isRedisClient(value)).optional(),
+  cluster: z
+    .strictObject({
+      nodes: z.array(nodeAddress).min(1),
+      clusterOptions: z.record(z.string(), z.unknown()).optional(),
+    })
+    .optional(),
+  sentinels: z.array(nodeAddress).min(1).optional(),
+  name: z.string().min(1).optional(),
+  sentinelPassword: z.string().optional(),
+  client: z.custom<Redis | Cluster>((value) => isRedisClient(value)).optional(),
   redisOptions: z.record(z.string(), z.unknown()).optional(),
   store: z.enum(['redis', 'memory']).optional(),
   defaultTtlSeconds: positiveInt(),
@@ -97,6 +149,17 @@ const optionsSchema = z.strictObject({
   operationTimeoutMs: positiveInt(60_000),
   startupWaitMs: z.number().int().min(0).max(60_000).optional(),
   failOpen: z.boolean().optional(),
+  maxValueBytes: positiveInt(512 * 1024 * 1024),
+  maxKeyBytes: positiveInt(64 * 1024),
+  stampede: z
+    .strictObject({
+      lock: z.boolean().optional(),
+      lockTtlMs: positiveInt(600_000),
+      lockWaitMs: z.number().int().min(0).max(600_000).optional(),
+      earlyRefresh: z.boolean().optional(),
+      earlyRefreshBeta: z.number().positive().max(100).optional(),
+    })
+    .optional(),
   routeParams: z.strictObject({ app: paramName, device: paramName }).optional(),
   metrics: z
     .strictObject({
@@ -129,7 +192,13 @@ const EXPECTED: Record<string, string> = {
   password: 'a string',
   db: 'an integer >= 0',
   tls: 'true, false or Node TLS connection options',
-  client: 'an ioredis Redis instance',
+  cluster: 'an object with "nodes" (a non-empty array) and optional "clusterOptions"',
+  'cluster.nodes': 'a non-empty array of "host:port" strings or { host, port } objects',
+  'cluster.clusterOptions': 'an object of ioredis Cluster options',
+  sentinels: 'a non-empty array of "host:port" strings or { host, port } objects',
+  name: 'the non-empty name of the master group the sentinels monitor',
+  sentinelPassword: 'a string',
+  client: 'an ioredis Redis or Cluster instance',
   redisOptions: 'an object of ioredis options',
   store: '"redis" or "memory"',
   defaultTtlSeconds: 'a whole number of seconds >= 1',
@@ -137,6 +206,14 @@ const EXPECTED: Record<string, string> = {
   operationTimeoutMs: 'a whole number of milliseconds from 1 to 60000',
   startupWaitMs: 'a whole number of milliseconds from 0 to 60000',
   failOpen: 'a boolean',
+  maxValueBytes: 'a whole number of bytes from 1 to 536870912 (512 MiB, the most Redis stores)',
+  maxKeyBytes: 'a whole number of bytes from 1 to 65536',
+  stampede: 'an object with lock, lockTtlMs, lockWaitMs, earlyRefresh and earlyRefreshBeta',
+  'stampede.lock': 'a boolean',
+  'stampede.lockTtlMs': 'a whole number of milliseconds from 1 to 600000',
+  'stampede.lockWaitMs': 'a whole number of milliseconds from 0 to 600000',
+  'stampede.earlyRefresh': 'a boolean',
+  'stampede.earlyRefreshBeta': 'a number above 0, at most 100',
   routeParams: 'an object with "app" and "device" route parameter names',
   'routeParams.app': 'a route parameter name (letters, digits, _ or $)',
   'routeParams.device': 'a route parameter name (letters, digits, _ or $)',
@@ -204,6 +281,9 @@ export function resolveRedisCacheOptions(
     operationTimeoutMs: options.operationTimeoutMs ?? REDIS_CACHE_DEFAULTS.operationTimeoutMs,
     startupWaitMs: options.startupWaitMs ?? REDIS_CACHE_DEFAULTS.startupWaitMs,
     failOpen: options.failOpen ?? REDIS_CACHE_DEFAULTS.failOpen,
+    maxValueBytes: options.maxValueBytes ?? REDIS_CACHE_DEFAULTS.maxValueBytes,
+    maxKeyBytes: options.maxKeyBytes ?? REDIS_CACHE_DEFAULTS.maxKeyBytes,
+    stampede: { ...REDIS_CACHE_DEFAULTS.stampede, ...stripUndefined(options.stampede) },
     routeParams,
     metrics: {
       enabled: options.metrics?.enabled ?? true,
@@ -221,15 +301,22 @@ export function resolveRedisCacheOptions(
   };
 }
 
+const LOCATION_OPTIONS = ['client', 'url', 'addr', 'host', 'cluster', 'sentinels'] as const;
+
 function resolveConnection(options: RedisCacheModuleOptions): RedisConnection {
-  const given: string[] = (['client', 'url', 'addr', 'host'] as const).filter(
-    (k) => options[k] !== undefined,
-  );
-  // A port belongs with host; beside client, url or addr it would be silently ignored.
+  const given: string[] = LOCATION_OPTIONS.filter((k) => options[k] !== undefined);
+  // A port belongs with host; beside another location it would be silently ignored.
   if (options.port !== undefined && given.some((k) => k !== 'host')) given.push('port');
   if (given.length > 1) {
     throw new RedisCacheConfigError(
-      `RedisCacheModule options ${given.map((k) => `"${k}"`).join(' and ')} both say where Redis is: set only one of client, url, addr or host/port.`,
+      `RedisCacheModule options ${given.map((k) => `"${k}"`).join(' and ')} both say where Redis is: set only one of client, url, addr, host/port, cluster or sentinels.`,
+    );
+  }
+  if ((options.sentinels === undefined) !== (options.name === undefined)) {
+    throw new RedisCacheConfigError(
+      options.name === undefined
+        ? 'RedisCacheModule option "sentinels" needs "name": the master group the sentinels monitor.'
+        : 'RedisCacheModule option "name" is the master group of Sentinel: set "sentinels" too.',
     );
   }
   if (options.client) {
@@ -241,19 +328,50 @@ function resolveConnection(options: RedisCacheModuleOptions): RedisConnection {
     }
     return { kind: 'client', client: options.client };
   }
-  const address = options.addr !== undefined ? parseAddr(options.addr, 'addr') : undefined;
   const tls = options.tls === true ? {} : options.tls === false ? undefined : options.tls;
-  return {
-    kind: 'create',
-    url: options.url,
-    host: address?.host ?? options.host ?? DEFAULT_REDIS_HOST,
-    port: address?.port ?? options.port ?? DEFAULT_REDIS_PORT,
+  const settings: RedisClientSettings = {
     username: options.username,
     password: options.password,
     db: options.db,
     tls,
     redisOptions: options.redisOptions ?? {},
   };
+  if (options.cluster) {
+    // A cluster has one database; a db option would be refused by every node at connect time.
+    if (options.db !== undefined && options.db !== 0) {
+      throw new RedisCacheConfigError(
+        `RedisCacheModule option "db" (${options.db}) cannot be used with "cluster": a Redis Cluster has only database 0.`,
+      );
+    }
+    return {
+      kind: 'cluster',
+      ...settings,
+      db: undefined,
+      nodes: options.cluster.nodes.map((node, i) => parseNode(node, `cluster.nodes.${i}`)),
+      clusterOptions: options.cluster.clusterOptions ?? {},
+    };
+  }
+  if (options.sentinels && options.name) {
+    return {
+      kind: 'sentinel',
+      ...settings,
+      sentinels: options.sentinels.map((node, i) => parseNode(node, `sentinels.${i}`)),
+      name: options.name,
+      sentinelPassword: options.sentinelPassword,
+    };
+  }
+  const address = options.addr !== undefined ? parseAddr(options.addr, 'addr') : undefined;
+  return {
+    kind: 'create',
+    url: options.url,
+    host: address?.host ?? options.host ?? DEFAULT_REDIS_HOST,
+    port: address?.port ?? options.port ?? DEFAULT_REDIS_PORT,
+    ...settings,
+  };
+}
+
+function parseNode(node: RedisNodeAddress, source: string): RedisNode {
+  return typeof node === 'string' ? parseAddr(node, source) : { host: node.host, port: node.port };
 }
 
 /** Parses `"host:port"` (`"[::1]:6379"` for IPv6); `source` names the option or variable. */
@@ -268,10 +386,20 @@ export function parseAddr(
   return { host: match[1] ?? match[2], port };
 }
 
+const SECRET_OPTIONS = new Set(['password', 'sentinelPassword']);
+
 function optionError(path: string, got: unknown): RedisCacheConfigError {
-  const expected = EXPECTED[path] ?? EXPECTED[path.split('.')[0]] ?? 'a valid value';
+  const expected =
+    EXPECTED[path] ??
+    EXPECTED[path.replace(/\.\d+(\..*)?$/, '')] ??
+    EXPECTED[path.split('.')[0]] ??
+    'a valid value';
   // Secrets never reach an error message.
-  const shown = path === 'password' ? '(hidden)' : typeof got === 'string' ? redactUrl(got) : got;
+  const shown = SECRET_OPTIONS.has(path)
+    ? '(hidden)'
+    : typeof got === 'string'
+      ? redactUrl(got)
+      : got;
   return new RedisCacheConfigError(invalidOptionMessage(path, expected, shown));
 }
 
@@ -290,7 +418,7 @@ function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
   ) as Partial<T>;
 }
 
-function isRedisClient(value: unknown): value is Redis {
+function isRedisClient(value: unknown): value is Redis | Cluster {
   return (
     typeof value === 'object' &&
     value !== null &&

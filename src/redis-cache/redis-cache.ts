@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { CacheFailureHandler } from './cache-failure.handler';
+import { CacheLimits } from './cache-limits';
 import type { CacheErrorCounts } from './cache-failure.handler';
 import { TtlPolicy } from './cache-ttl';
 import type { ContextualCache } from './contextual-cache';
@@ -11,6 +12,7 @@ import type { CacheTracer } from './tracing/cache-tracer';
 import type { CacheStoreKind, RedisCacheModuleOptions } from './redis-cache.interfaces';
 import { resolveRedisCacheOptions } from './redis-cache.options';
 import { ScopedCache } from './scoped-cache';
+import { StampedeGuard } from './stampede/stampede-guard';
 import type { CacheRuntime } from './scoped-cache';
 import type { CacheStore } from './stores/cache-store.interface';
 import { MemoryStore } from './stores/memory.store';
@@ -19,7 +21,13 @@ import { RedisStore } from './stores/redis.store';
 /** Cache behaviour settings, as in the module options (defaults applied). */
 export type RedisCacheSettings = Pick<
   RedisCacheModuleOptions,
-  'defaultTtlSeconds' | 'maxTtlSeconds' | 'operationTimeoutMs' | 'failOpen'
+  | 'defaultTtlSeconds'
+  | 'maxTtlSeconds'
+  | 'operationTimeoutMs'
+  | 'failOpen'
+  | 'maxValueBytes'
+  | 'maxKeyBytes'
+  | 'stampede'
 >;
 
 export const REDIS_CACHE_LOGGER_CONTEXT = 'RedisCache';
@@ -48,7 +56,9 @@ export class RedisCache {
     this.runtime = {
       store,
       ttl: new TtlPolicy(resolved.defaultTtlSeconds, resolved.maxTtlSeconds),
+      limits: new CacheLimits(resolved.maxKeyBytes, resolved.maxValueBytes),
       failures: new CacheFailureHandler(resolved.failOpen, logger, observer),
+      stampede: new StampedeGuard(store, resolved.stampede, logger),
       observer,
       tracer,
     };

@@ -1,10 +1,13 @@
 import type { CacheFailureHandler } from './cache-failure.handler';
+import type { CacheLimits } from './cache-limits';
 import type { TtlPolicy } from './cache-ttl';
 import { CACHE_MISS, ContextualCache } from './contextual-cache';
+import type { CacheLoader } from './contextual-cache';
 import { InvalidCacheValueError } from './errors/redis-cache.errors';
 import { assertValidContextId, namespacePrefix, normalizeKey } from './keys/cache-key';
 import type { CacheLookup } from './redis-cache.interfaces';
 import type { CacheObserver } from './metrics/cache-observer';
+import type { StampedeGuard } from './stampede/stampede-guard';
 import type { CacheTracer } from './tracing/cache-tracer';
 import type { CacheStore } from './stores/cache-store.interface';
 
@@ -12,7 +15,9 @@ import type { CacheStore } from './stores/cache-store.interface';
 export interface CacheRuntime {
   readonly store: CacheStore;
   readonly ttl: TtlPolicy;
+  readonly limits: CacheLimits;
   readonly failures: CacheFailureHandler;
+  readonly stampede: StampedeGuard;
   readonly observer: CacheObserver;
   readonly tracer: CacheTracer;
 }
@@ -48,7 +53,9 @@ export class ScopedCache extends ContextualCache {
   }
 
   keyFor(key: string): string {
-    return this.prefix + normalizeKey(key);
+    const normalized = normalizeKey(key);
+    this.runtime.limits.assertKeySize(normalized);
+    return this.prefix + normalized;
   }
 
   async get(key: string): Promise<CacheLookup> {
@@ -81,6 +88,7 @@ export class ScopedCache extends ContextualCache {
         `set(${JSON.stringify(key)}): the value must be a string or a Buffer, got ${value === null ? 'null' : typeof value}.`,
       );
     }
+    this.runtime.limits.assertValueSize(key, value);
     const started = performance.now();
     try {
       await this.runtime.tracer.trace('set', this, key, () =>
@@ -106,6 +114,42 @@ export class ScopedCache extends ContextualCache {
       this.runtime.observer.operation('delete', 'error', secondsSince(started));
       return this.runtime.failures.recover('delete', error, false);
     }
+  }
+
+  async getOrSet(key: string, loader: CacheLoader, ttlSeconds?: number): Promise<Buffer> {
+    const redisKey = this.keyFor(key);
+    const ttl = this.runtime.ttl.resolve(ttlSeconds);
+    const { stampede } = this.runtime;
+    // Asked beside the GET, not after it: no extra round trip on a hit.
+    const dueEarly = stampede.settings.earlyRefresh
+      ? stampede.dueForEarlyRefresh(redisKey)
+      : undefined;
+    const lookup = await this.get(key);
+    const load = () => this.loadAndStore(key, redisKey, loader, ttl);
+    if (!lookup.found) return stampede.load(redisKey, load);
+    if (dueEarly && (await dueEarly)) stampede.refreshInBackground(redisKey, load);
+    return lookup.value;
+  }
+
+  private async loadAndStore(
+    key: string,
+    redisKey: string,
+    loader: CacheLoader,
+    ttlSeconds: number,
+  ): Promise<Buffer> {
+    const started = performance.now();
+    const loaded = await loader();
+    const recomputeMs = performance.now() - started;
+    if (typeof loaded !== 'string' && !Buffer.isBuffer(loaded)) {
+      throw new InvalidCacheValueError(
+        `getOrSet(${JSON.stringify(key)}): the loader must resolve a string or a Buffer, got ${loaded === null ? 'null' : typeof loaded}; nothing was cached.`,
+      );
+    }
+    await this.set(key, loaded, ttlSeconds);
+    if (this.runtime.stampede.settings.earlyRefresh) {
+      await this.runtime.stampede.recordRecomputeTime(redisKey, recomputeMs, ttlSeconds);
+    }
+    return typeof loaded === 'string' ? Buffer.from(loaded, 'utf8') : loaded;
   }
 
   flushApp(): Promise<number> {

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ContextualCache } from '../contextual-cache';
+import type { CacheLoader } from '../contextual-cache';
 import { MissingCacheContextError } from '../errors/redis-cache.errors';
 import { outsideRequestContextMessage } from '../errors/messages';
 import type { CacheLookup } from '../redis-cache.interfaces';
@@ -60,6 +61,10 @@ class DelegatingCache extends ContextualCache {
 
   delete(key: string): Promise<boolean> {
     return this.resolve().delete(key);
+  }
+
+  getOrSet(key: string, loader: CacheLoader, ttlSeconds?: number): Promise<Buffer> {
+    return this.resolve().getOrSet(key, loader, ttlSeconds);
   }
 
   flushApp(): Promise<number> {

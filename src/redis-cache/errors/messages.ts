@@ -6,11 +6,17 @@ export const invalidCacheContextMessage = (field: string, rule: string): string 
   `with no "/" and no control characters.`;
 
 export const invalidCacheKeyMessage = (rule: string): string =>
-  `Invalid cache key: ${rule}. A key must be a non-empty, well-formed string.`;
+  `Invalid cache key: ${rule}. A key must be a non-empty, well-formed string ` +
+  `within the maxKeyBytes limit.`;
 
 export const invalidTtlMessage = (ttl: unknown): string =>
   `Invalid TTL ${describe(ttl)}: ttlSeconds must be a whole number of seconds >= 0 ` +
   `(0 or omitted means the default TTL).`;
+
+export const valueTooLargeMessage = (key: string, bytes: number, limit: number): string =>
+  `set(${JSON.stringify(key.length > 100 ? `${key.slice(0, 100)}...` : key)}): the value is ` +
+  `${bytes} bytes, over the ${limit}-byte limit (maxValueBytes); nothing was written. ` +
+  `Store less, or raise maxValueBytes (CACHE_MAX_VALUE_BYTES).`;
 
 export const cacheUnavailableMessage = (
   operation: CacheOperation,

@@ -4,6 +4,7 @@ import {
   invalidCacheContextMessage,
   invalidCacheKeyMessage,
   invalidTtlMessage,
+  valueTooLargeMessage,
 } from './messages';
 
 /** Base class of every error this module throws; `name` is the subclass name. */
@@ -43,6 +44,17 @@ export class InvalidTtlError extends RedisCacheError {
 
 /** A value could not be stored: not a string or Buffer, or not serializable as JSON. */
 export class InvalidCacheValueError extends RedisCacheError {}
+
+/** A value is larger than the `maxValueBytes` option allows; nothing was written. */
+export class CacheValueTooLargeError extends InvalidCacheValueError {
+  constructor(
+    readonly key: string,
+    readonly bytes: number,
+    readonly maxValueBytes: number,
+  ) {
+    super(valueTooLargeMessage(key, bytes, maxValueBytes));
+  }
+}
 
 /** Why the backend could not answer. */
 export type CacheFailureKind = 'timeout' | 'connection' | 'other';

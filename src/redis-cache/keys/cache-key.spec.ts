@@ -162,7 +162,7 @@ describe('normalizeKey', () => {
     expect(thrown).toBeInstanceOf(InvalidCacheKeyError);
     expect((thrown as InvalidCacheKeyError).rule).toBe(rule);
     expect((thrown as InvalidCacheKeyError).message).toBe(
-      `Invalid cache key: ${rule}. A key must be a non-empty, well-formed string.`,
+      `Invalid cache key: ${rule}. A key must be a non-empty, well-formed string within the maxKeyBytes limit.`,
     );
   });
 });

@@ -19,6 +19,14 @@ export interface CacheStore {
   set(key: string, value: string | Buffer, ttlSeconds: number): Promise<void>;
   /** Resolves whether a key was removed. */
   delete(key: string): Promise<boolean>;
+  /** Stores `value` only if `key` is absent (Redis `SET NX PX`); resolves whether it did. */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Removes `key` only while it still holds `value` (a lock released by its owner only). */
+  deleteIfEquals(key: string, value: string): Promise<boolean>;
+  /** Whether `key` exists. */
+  exists(key: string): Promise<boolean>;
+  /** Milliseconds until `key` expires: -2 when it is absent, -1 when it never expires. */
+  remainingTtlMs(key: string): Promise<number>;
   /** Removes every key of the namespace; resolves how many were removed. */
   deleteNamespace(namespace: CacheNamespace): Promise<number>;
   /** Counts the keys of the namespace, each once. */

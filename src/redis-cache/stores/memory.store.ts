@@ -44,6 +44,27 @@ export class MemoryStore implements CacheStore {
     return Promise.resolve(this.live(key) !== undefined && this.entries.delete(key));
   }
 
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    if (this.live(key)) return Promise.resolve(false);
+    this.entries.set(key, { value: Buffer.from(value, 'utf8'), expiresAt: this.now() + ttlMs });
+    return Promise.resolve(true);
+  }
+
+  deleteIfEquals(key: string, value: string): Promise<boolean> {
+    const entry = this.live(key);
+    const owned = entry !== undefined && entry.value.equals(Buffer.from(value, 'utf8'));
+    return Promise.resolve(owned && this.entries.delete(key));
+  }
+
+  exists(key: string): Promise<boolean> {
+    return Promise.resolve(this.live(key) !== undefined);
+  }
+
+  remainingTtlMs(key: string): Promise<number> {
+    const entry = this.live(key);
+    return Promise.resolve(entry ? Math.max(0, Math.round(entry.expiresAt - this.now())) : -2);
+  }
+
   deleteNamespace(namespace: CacheNamespace): Promise<number> {
     let deleted = 0;
     for (const key of this.keysOf(namespace)) {

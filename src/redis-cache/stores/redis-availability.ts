@@ -1,6 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import { Command } from 'ioredis';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.factory';
 
 /**
  * Decides whether the Redis store sends commands at all, so a dead or frozen Redis costs a render
@@ -19,9 +19,9 @@ export class RedisAvailability {
   private readonly onReady = () => this.handleReady();
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly logger: Logger,
-    private readonly describeTarget: string,
+    private readonly describeTarget: () => string,
   ) {
     // Start-up reports the first connection; this reports reconnections after a drop.
     this.wasConnected = true;
@@ -42,7 +42,7 @@ export class RedisAvailability {
     if (this.stalledSince !== undefined) return;
     this.stalledSince = performance.now();
     this.logger.warn(
-      `Redis at ${this.describeTarget} did not answer within ${timeoutMs} ms; the cache fails open until it answers.`,
+      `Redis at ${this.describeTarget()} did not answer within ${timeoutMs} ms; the cache fails open until it answers.`,
     );
     this.sendProbe();
   }
@@ -77,7 +77,7 @@ export class RedisAvailability {
   private handleReady(): void {
     if (!this.wasConnected) {
       this.wasConnected = true;
-      this.logger.log(`Connected to Redis at ${this.describeTarget}.`);
+      this.logger.log(`Connected to Redis at ${this.describeTarget()}.`);
     }
     this.recover('reconnected');
   }
@@ -86,6 +86,8 @@ export class RedisAvailability {
     if (this.stalledSince === undefined) return;
     const seconds = ((performance.now() - this.stalledSince) / 1000).toFixed(1);
     this.stalledSince = undefined;
-    this.logger.log(`Redis at ${this.describeTarget} ${how} after ${seconds} s; caching resumes.`);
+    this.logger.log(
+      `Redis at ${this.describeTarget()} ${how} after ${seconds} s; caching resumes.`,
+    );
   }
 }

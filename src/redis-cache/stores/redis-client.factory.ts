@@ -1,6 +1,9 @@
-import { Redis } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
-import type { RedisConnection } from '../redis-cache.options';
+import { Cluster, Redis } from 'ioredis';
+import type { ClusterOptions, RedisOptions } from 'ioredis';
+import type { CreatedRedisConnection, RedisClientSettings } from '../redis-cache.options';
+
+/** The client the Redis store talks through: one server (plain or behind Sentinel) or a cluster. */
+export type RedisClient = Redis | Cluster;
 
 /**
  * Settings that keep a dead Redis from stalling requests: no offline queue (a command while
@@ -21,30 +24,87 @@ const RECONNECT_DEFAULTS: RedisOptions = {
   retryStrategy: (attempt: number) => Math.min(attempt * 100, 1_000),
 };
 
+/**
+ * A cluster fails fast at the cluster level (no offline queue while the slot map is unknown); each
+ * node keeps ioredis's own queue for the moment it connects, since cluster nodes connect lazily on
+ * their first command. Every command is still bounded by the store's deadline.
+ */
+const CLUSTER_FAIL_FAST: ClusterOptions = {
+  enableOfflineQueue: false,
+  lazyConnect: true,
+  clusterRetryStrategy: (attempt: number) => Math.min(attempt * 100, 1_000),
+};
+const CLUSTER_NODE_FAIL_FAST: RedisOptions = {
+  maxRetriesPerRequest: 0,
+  autoResendUnfulfilledCommands: false,
+};
+
 /** Builds the ioredis client the module owns; it connects when `connectWithin` is called. */
-export function createRedisClient(connection: Extract<RedisConnection, { kind: 'create' }>): Redis {
-  const explicit: RedisOptions = {
-    ...(connection.username !== undefined && { username: connection.username }),
-    ...(connection.password !== undefined && { password: connection.password }),
-    ...(connection.db !== undefined && { db: connection.db }),
-    ...(connection.tls !== undefined && { tls: connection.tls }),
-  };
-  const options: RedisOptions = {
+export function createRedisClient(connection: CreatedRedisConnection): RedisClient {
+  switch (connection.kind) {
+    case 'create': {
+      const options = clientOptions(connection);
+      return connection.url
+        ? new Redis(connection.url, options)
+        : new Redis({ ...options, host: connection.host, port: connection.port });
+    }
+    case 'sentinel':
+      return new Redis({
+        ...clientOptions(connection),
+        sentinels: connection.sentinels,
+        name: connection.name,
+        ...(connection.sentinelPassword !== undefined && {
+          sentinelPassword: connection.sentinelPassword,
+        }),
+        // The sentinels are reached with the same TLS settings as the master.
+        ...(connection.tls !== undefined && {
+          enableTLSForSentinelMode: true,
+          sentinelTLS: connection.tls,
+        }),
+      });
+    case 'cluster':
+      return new Cluster(connection.nodes, {
+        ...connection.clusterOptions,
+        ...CLUSTER_FAIL_FAST,
+        redisOptions: {
+          ...RECONNECT_DEFAULTS,
+          ...connection.redisOptions,
+          ...credentials(connection),
+          ...CLUSTER_NODE_FAIL_FAST,
+        },
+      });
+    default:
+      return assertNever(connection);
+  }
+}
+
+function clientOptions(connection: RedisClientSettings): RedisOptions {
+  return {
     ...RECONNECT_DEFAULTS,
     ...connection.redisOptions,
-    ...explicit,
+    ...credentials(connection),
+    ...(connection.db !== undefined && { db: connection.db }),
     ...FAIL_FAST,
   };
-  return connection.url
-    ? new Redis(connection.url, options)
-    : new Redis({ ...options, host: connection.host, port: connection.port });
+}
+
+function credentials(connection: RedisClientSettings): RedisOptions {
+  return {
+    ...(connection.username !== undefined && { username: connection.username }),
+    ...(connection.password !== undefined && { password: connection.password }),
+    ...(connection.tls !== undefined && { tls: connection.tls }),
+  };
+}
+
+function assertNever(value: never): never {
+  throw new Error(`Unknown Redis connection ${JSON.stringify(value)}`);
 }
 
 /**
  * Starts connecting and waits at most `waitMs` for the connection to be ready. Resolves `null` when
  * ready, else the reason it is not; the client keeps reconnecting in the background either way.
  */
-export async function connectWithin(client: Redis, waitMs: number): Promise<string | null> {
+export async function connectWithin(client: RedisClient, waitMs: number): Promise<string | null> {
   if (client.status === 'ready') return null;
   let lastError = 'no answer yet';
   const onError = (error: Error) => (lastError = error.message || String(error));

@@ -1,6 +1,6 @@
 import type { Logger } from '@nestjs/common';
-import { Command } from 'ioredis';
-import type { Redis } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import { Cluster, Command } from 'ioredis';
 import {
   ANY_CACHE_KEY_PATTERN,
   appOfKey,
@@ -13,6 +13,7 @@ import type { CacheServer } from '../tracing/cache-tracer';
 import type { CacheStore } from './cache-store.interface';
 import { CommandDeadlines } from './command-deadlines';
 import { RedisAvailability } from './redis-availability';
+import type { RedisClient } from './redis-client.factory';
 import { StoreUnavailableError } from './store-errors';
 
 /** Keys SCAN examines per call: large enough that a flush is few round trips, small enough to not block Redis. */
@@ -27,6 +28,11 @@ export const bulkStepTimeoutMs = (operationTimeoutMs: number) =>
   Math.max(1000, operationTimeoutMs * BULK_STEP_TIMEOUT_FACTOR);
 
 const BUFFER_REPLY = { replyEncoding: null } as const;
+// Status replies ("OK") come back as Buffers unless asked for as text.
+const TEXT_REPLY = { replyEncoding: 'utf8' } as const;
+
+/** Deletes KEYS[1] only if it holds ARGV[1]: one atomic step, so a lock is released by its owner only. */
+const DELETE_IF_EQUALS = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('unlink', KEYS[1]) else return 0 end`;
 const NOT_ACCEPTING = new StoreUnavailableError('Redis is not answering; the command was not sent');
 const latin1 = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
 
@@ -43,10 +49,12 @@ export interface RedisStoreOptions {
  * The Redis backend: plain `GET`/`SET EX`/`UNLINK` on the keys it is given, so values are the bytes
  * stored, readable by any other client. Every command is bounded by `operationTimeoutMs`, and none
  * is sent while Redis is known to be down or stalled.
+ *
+ * On a cluster, ioredis routes each key to its master; what spans the keyspace (flushes, counts,
+ * DBSIZE) runs on every master, and deletes are grouped by hash slot (no CROSSSLOT).
  */
 export class RedisStore implements CacheStore {
   readonly kind = 'redis' as const;
-  readonly description: string;
   readonly server: CacheServer;
   private readonly deadlines: CommandDeadlines;
   private readonly bulkDeadlines: CommandDeadlines;
@@ -60,13 +68,12 @@ export class RedisStore implements CacheStore {
   private readonly onClose = () => this.availability.markDisconnected();
 
   constructor(
-    readonly client: Redis,
+    readonly client: RedisClient,
     private readonly options: RedisStoreOptions,
   ) {
-    this.description = describeRedisTarget(client);
-    this.server = { system: 'redis', address: client.options.host, port: client.options.port };
+    this.server = serverOf(client);
     this.warnings = new RateLimitedLogger(options.logger);
-    this.availability = new RedisAvailability(client, options.logger, this.description);
+    this.availability = new RedisAvailability(client, options.logger, () => this.description);
     this.deadlines = new CommandDeadlines(options.operationTimeoutMs, () =>
       this.availability.markStalled(options.operationTimeoutMs),
     );
@@ -76,6 +83,11 @@ export class RedisStore implements CacheStore {
     );
     client.on('error', this.onError);
     client.on('close', this.onClose);
+  }
+
+  /** Read when logged: a cluster's masters are known only once it has connected. */
+  get description(): string {
+    return describeRedisTarget(this.client);
   }
 
   get available(): boolean {
@@ -95,19 +107,37 @@ export class RedisStore implements CacheStore {
     return (await this.send(new Command('unlink', [key]))) === 1;
   }
 
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    return (
+      (await this.send(new Command('set', [key, value, 'PX', ttlMs, 'NX'], TEXT_REPLY))) === 'OK'
+    );
+  }
+
+  async deleteIfEquals(key: string, value: string): Promise<boolean> {
+    return (await this.send(new Command('eval', [DELETE_IF_EQUALS, 1, key, value]))) === 1;
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.send(new Command('exists', [key]))) === 1;
+  }
+
+  remainingTtlMs(key: string): Promise<number> {
+    return this.send(new Command('pttl', [key])) as Promise<number>;
+  }
+
   /** SCANs the namespace and UNLINKs each batch while the next SCAN runs: one batch in memory. */
   async deleteNamespace(namespace: CacheNamespace): Promise<number> {
     const inNamespace = namespaceMatcher(namespace, latin1);
     let deleted = 0;
-    let unlinking: Promise<unknown> | undefined;
+    let unlinking: Promise<number> | undefined;
     try {
       await this.scan(namespace, async (keys) => {
         const batch = keys.filter((key) => inNamespace(key.toString('latin1')));
         if (batch.length === 0) return;
-        if (unlinking) deleted += (await unlinking) as number;
-        unlinking = this.send(new Command('unlink', batch), this.bulkDeadlines);
+        if (unlinking) deleted += await unlinking;
+        unlinking = this.unlink(batch);
       });
-      if (unlinking) deleted += (await unlinking) as number;
+      if (unlinking) deleted += await unlinking;
     } catch (error) {
       unlinking?.catch(() => undefined);
       throw error;
@@ -145,14 +175,23 @@ export class RedisStore implements CacheStore {
   }
 
   async databaseSize(): Promise<number> {
-    return (await this.send(new Command('dbsize', []), this.bulkDeadlines)) as number;
+    const sizes = await Promise.all(
+      this.servers().map(
+        (server) =>
+          this.send(new Command('dbsize', []), this.bulkDeadlines, server) as Promise<number>,
+      ),
+    );
+    return sizes.reduce((sum, size) => sum + size, 0);
   }
 
+  /** A cluster answers only when every master does: a dead one holds a share of the keys. */
   async ping(): Promise<void> {
     if (this.client.status !== 'ready') {
       throw new StoreUnavailableError(`Redis is not connected (status ${this.client.status})`);
     }
-    await this.track(new Command('ping', []));
+    await Promise.all(
+      this.servers().map((server) => this.track(new Command('ping', []), this.deadlines, server)),
+    );
   }
 
   async close(): Promise<void> {
@@ -184,29 +223,58 @@ export class RedisStore implements CacheStore {
     return this.scanPattern(namespaceMatchPattern(namespace), onBatch);
   }
 
+  /** SCANs every server holding keys (each master of a cluster, one after the other). */
   private async scanPattern(
     pattern: string,
     onBatch: (keys: Buffer[]) => void | Promise<void>,
   ): Promise<void> {
-    let cursor = '0';
-    do {
-      const [next, keys] = (await this.send(
-        new Command('scan', [cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT], BUFFER_REPLY),
-        this.bulkDeadlines,
-      )) as [Buffer, Buffer[]];
-      cursor = next.toString();
-      await onBatch(keys);
-    } while (cursor !== '0');
+    for (const server of this.servers()) {
+      let cursor = '0';
+      do {
+        const [next, keys] = (await this.send(
+          new Command('scan', [cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT], BUFFER_REPLY),
+          this.bulkDeadlines,
+          server,
+        )) as [Buffer, Buffer[]];
+        cursor = next.toString();
+        await onBatch(keys);
+      } while (cursor !== '0');
+    }
   }
 
-  private send(command: Command, deadlines = this.deadlines): Promise<unknown> {
+  /** One UNLINK per batch; on a cluster one per hash slot, sent through the cluster's routing. */
+  private async unlink(keys: Buffer[]): Promise<number> {
+    if (!(this.client instanceof Cluster)) {
+      return (await this.send(new Command('unlink', keys), this.bulkDeadlines)) as number;
+    }
+    const bySlot = new Map<number, Buffer[]>();
+    for (const key of keys) {
+      const slot = calculateSlot(key);
+      const group = bySlot.get(slot);
+      if (group) group.push(key);
+      else bySlot.set(slot, [key]);
+    }
+    const counts = await Promise.all(
+      [...bySlot.values()].map(
+        (group) => this.send(new Command('unlink', group), this.bulkDeadlines) as Promise<number>,
+      ),
+    );
+    return counts.reduce((sum, count) => sum + count, 0);
+  }
+
+  /** Where keyspace-wide commands go: the masters of a cluster, else the client itself. */
+  private servers(): RedisClient[] {
+    return this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+  }
+
+  private send(command: Command, deadlines = this.deadlines, via = this.client): Promise<unknown> {
     if (!this.availability.accepting) return Promise.reject(NOT_ACCEPTING);
-    return this.track(command, deadlines);
+    return this.track(command, deadlines, via);
   }
 
-  private track(command: Command, deadlines = this.deadlines): Promise<unknown> {
+  private track(command: Command, deadlines = this.deadlines, via = this.client): Promise<unknown> {
     deadlines.track(command);
-    return this.client.sendCommand(command) as Promise<unknown>;
+    return via.sendCommand(command) as Promise<unknown>;
   }
 }
 
@@ -217,9 +285,33 @@ async function withinMs(ms: number, promise: Promise<unknown>): Promise<void> {
   clearTimeout(timer);
 }
 
-/** `redis://host:port/db` of a client, without credentials, for logs. */
-export function describeRedisTarget(client: Redis): string {
-  const { host, port, db, tls, path } = client.options;
+/**
+ * Where a client points, without credentials, for logs: `redis://host:port/db`,
+ * `sentinel://host:port,.../name/db` or `cluster://host:port,...` (the masters it knows).
+ */
+export function describeRedisTarget(client: RedisClient): string {
+  if (client instanceof Cluster) {
+    const tls = client.options.redisOptions?.tls ? 'rediss+' : '';
+    // The nodes it was given are private to ioredis; the masters it knows are the useful part.
+    const masters = client.nodes('master').map((node) => describeNode(node.options));
+    return `${tls}cluster://${masters.length > 0 ? masters.join(',') : '(not connected yet)'}`;
+  }
+  const { host, port, db, tls, path, sentinels, name } = client.options;
+  if (sentinels?.length) {
+    return `${tls ? 'rediss+' : ''}sentinel://${sentinels.map(describeNode).join(',')}/${name}/${db ?? 0}`;
+  }
   if (path) return `unix:${path}`;
   return `${tls ? 'rediss' : 'redis'}://${host ?? 'localhost'}:${port ?? 6379}/${db ?? 0}`;
+}
+
+function describeNode(node: unknown): string {
+  if (typeof node === 'string' || typeof node === 'number') return String(node);
+  const { host, port } = (node ?? {}) as { host?: string; port?: number };
+  return `${host ?? 'localhost'}:${port ?? 6379}`;
+}
+
+/** What spans say of the server: one server's address; a cluster or Sentinel has no single one. */
+function serverOf(client: RedisClient): CacheServer {
+  if (client instanceof Cluster || client.options.sentinels?.length) return { system: 'redis' };
+  return { system: 'redis', address: client.options.host, port: client.options.port };
 }

@@ -25,6 +25,7 @@ class FailingCache extends ContextualCache {
   get = (): Promise<CacheLookup> => Promise.reject(this.failure);
   set = (): Promise<void> => Promise.reject(this.failure);
   delete = () => Promise.resolve(false);
+  getOrSet = (): Promise<Buffer> => Promise.reject(this.failure);
   flushApp = () => Promise.resolve(0);
   flushDevice = () => Promise.resolve(0);
   stats = () => Promise.resolve(0);
