@@ -5,7 +5,7 @@ import { RateLimitedLogger } from './logging/rate-limited-logger';
 import { NO_OBSERVER } from './metrics/cache-observer';
 import type { CacheObserver } from './metrics/cache-observer';
 import type { CacheOperation } from './redis-cache.interfaces';
-import { classifyStoreError } from './stores/store-errors';
+import { classifyStoreError, withoutCommandArguments } from './stores/store-errors';
 
 export type CacheErrorCounts = Partial<
   Record<CacheOperation, Partial<Record<CacheFailureKind, number>>>
@@ -55,7 +55,9 @@ export class CacheFailureHandler {
       `${operation}:${kind}`,
       `Cache ${operation} ${outcome} (${kind}): ${detail}`,
     );
-    return new CacheUnavailableError(operation, kind, detail, { cause: error });
+    return new CacheUnavailableError(operation, kind, detail, {
+      cause: withoutCommandArguments(error),
+    });
   }
 }
 

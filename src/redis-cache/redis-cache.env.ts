@@ -107,6 +107,7 @@ export function redisCacheOptionsFromEnv(env: Env = process.env): RedisCacheModu
       'Environment variables REDIS_SENTINELS and REDIS_SENTINEL_NAME go together: set both (the sentinels and the master group they monitor) or neither.',
     );
   }
+  assertUrlLeavesRoomFor(vars);
   const store = vars.CACHE_STORE ?? (locations.length > 0 ? 'redis' : 'memory');
   if (store === 'memory') return withoutUndefined({ ...options, store });
 
@@ -119,6 +120,24 @@ export function redisCacheOptionsFromEnv(env: Env = process.env): RedisCacheModu
     db: vars.REDIS_DB,
     tls: tlsFromEnv(vars),
   });
+}
+
+/** A REDIS_URL's own credentials and database would win over the variables beside it. */
+function assertUrlLeavesRoomFor(vars: Parsed): void {
+  if (vars.REDIS_URL === undefined) return;
+  const url = new URL(vars.REDIS_URL);
+  const clashes = [
+    ['REDIS_USERNAME', url.username !== '' || url.searchParams.has('username')],
+    ['REDIS_PASSWORD', url.password !== '' || url.searchParams.has('password')],
+    ['REDIS_DB', /^\/\d+/.test(url.pathname) || url.searchParams.has('db')],
+  ] as const;
+  for (const [variable, inUrl] of clashes) {
+    if (inUrl && vars[variable] !== undefined) {
+      throw new RedisCacheConfigError(
+        `Environment variables REDIS_URL and ${variable} both set the ${variable === 'REDIS_DB' ? 'database' : variable.slice(6).toLowerCase()}, and the URL's would win: set it in one place only.`,
+      );
+    }
+  }
 }
 
 function addressFromEnv(vars: Parsed): RedisCacheModuleOptions {

@@ -56,7 +56,12 @@ async function createStore(options: ResolvedRedisCacheOptions): Promise<CacheSto
     ownsClient,
     logger,
   });
-  const notReady = await connectWithin(client, options.startupWaitMs);
+  const started = performance.now();
+  let notReady = await connectWithin(client, options.startupWaitMs);
+  const leftMs = Math.max(0, options.startupWaitMs - (performance.now() - started));
+  if (!notReady && !(await store.databaseConfirmed(leftMs))) {
+    notReady = 'its database was not confirmed (SELECT refused or unanswered)';
+  }
   if (notReady) {
     logger.warn(
       `Redis at ${store.description} is unreachable: ${notReady}. Starting anyway; the cache fails open until Redis answers.`,

@@ -360,6 +360,7 @@ function resolveConnection(options: RedisCacheModuleOptions): RedisConnection {
       sentinelPassword: options.sentinelPassword,
     };
   }
+  if (options.url !== undefined) assertUrlLeavesRoomFor(options);
   const address = options.addr !== undefined ? parseAddr(options.addr, 'addr') : undefined;
   return {
     kind: 'create',
@@ -368,6 +369,26 @@ function resolveConnection(options: RedisCacheModuleOptions): RedisConnection {
     port: address?.port ?? options.port ?? DEFAULT_REDIS_PORT,
     ...settings,
   };
+}
+
+/**
+ * ioredis lets a URL's own user, password and database win over the options beside it, so a
+ * rotated password option would be ignored without a word: refuse the pair instead.
+ */
+function assertUrlLeavesRoomFor(options: RedisCacheModuleOptions): void {
+  const url = new URL(options.url as string);
+  const inUrl = {
+    username: url.username !== '' || url.searchParams.has('username'),
+    password: url.password !== '' || url.searchParams.has('password'),
+    db: /^\/\d+/.test(url.pathname) || url.searchParams.has('db'),
+  };
+  for (const option of ['username', 'password', 'db'] as const) {
+    if (inUrl[option] && options[option] !== undefined) {
+      throw new RedisCacheConfigError(
+        `RedisCacheModule options "url" and "${option}" both set the ${option === 'db' ? 'database' : option}, and the URL's would win: set it in one place only.`,
+      );
+    }
+  }
 }
 
 function parseNode(node: RedisNodeAddress, source: string): RedisNode {

@@ -264,3 +264,45 @@ describe('Cluster, Sentinel and TLS variables', () => {
     );
   });
 });
+
+describe('a URL beside credential options', () => {
+  it.each([
+    [{ url: 'redis://:old@cache:6379', password: 'new' }, '"url" and "password"'],
+    [{ url: 'redis://cache:6379/?password=old', password: 'new' }, '"url" and "password"'],
+    [{ url: 'redis://u@cache:6379', username: 'v' }, '"url" and "username"'],
+    [{ url: 'redis://cache:6379/2', db: 3 }, '"url" and "db"'],
+  ])('refuses %j: the URL would silently win', (options, named) => {
+    const error = errorOf(() => resolve(options));
+    expect(error.message).toContain(named);
+    expect(error.message).not.toMatch(/old|new/);
+  });
+
+  it('takes credentials and a database the URL leaves out', () => {
+    expect(
+      resolve({ url: 'redis://cache:6379', username: 'u', password: 'p', db: 2 }).connection,
+    ).toMatchObject({
+      kind: 'create',
+      url: 'redis://cache:6379',
+      username: 'u',
+      password: 'p',
+      db: 2,
+    });
+  });
+
+  it('refuses the same pairs from the environment, naming the variables', () => {
+    expect(
+      errorOf(() =>
+        redisCacheOptionsFromEnv({ REDIS_URL: 'redis://:old@cache:6379', REDIS_PASSWORD: 'new' }),
+      ).message,
+    ).toBe(
+      "Environment variables REDIS_URL and REDIS_PASSWORD both set the password, and the URL's would win: set it in one place only.",
+    );
+    expect(
+      errorOf(() => redisCacheOptionsFromEnv({ REDIS_URL: 'redis://cache/1', REDIS_DB: '2' }))
+        .message,
+    ).toContain('REDIS_URL and REDIS_DB both set the database');
+    expect(
+      redisCacheOptionsFromEnv({ REDIS_URL: 'redis://cache:6379', REDIS_PASSWORD: 'p' }),
+    ).toMatchObject({ url: 'redis://cache:6379', password: 'p' });
+  });
+});

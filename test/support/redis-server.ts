@@ -139,6 +139,12 @@ export class RedisServerProcess {
       ...this.extraArgs,
     ];
     this.child = spawn(this.binary, args, { stdio: 'ignore' });
-    await waitForPing(this.port);
+    try {
+      await waitForPing(this.port);
+    } catch (error) {
+      // A server that never answered is still a process of ours: stop it before giving up.
+      await this.stop();
+      throw error;
+    }
   }
 }

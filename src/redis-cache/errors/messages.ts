@@ -53,11 +53,16 @@ export function describe(value: unknown): string {
 
 /**
  * Hides credentials in anything that may be a URL (`scheme://user:password@host`, or a malformed
- * variant) so they never reach an error or a log: everything before the last `@` is replaced.
+ * variant) so they never reach an error or a log: everything before the last `@` is replaced, and
+ * so is the query (ioredis takes `?password=` as a credential too). Where the two overlap (a `?` in
+ * a password, an `@` in a query) all but the scheme is hidden.
  */
 export function redactUrl(text: string): string {
-  const at = text.lastIndexOf('@');
-  if (at === -1) return text;
   const scheme = /^\s*[a-z][\w+.-]*:\/*/i.exec(text)?.[0] ?? '';
-  return `${scheme}***${text.slice(at)}`;
+  const rest = text.slice(scheme.length);
+  const at = rest.lastIndexOf('@');
+  const query = rest.search(/[?#]/);
+  if (at !== -1 && query !== -1 && query < at) return `${scheme}***`;
+  const withoutQuery = query === -1 ? rest : `${rest.slice(0, query + 1)}***`;
+  return scheme + (at === -1 ? withoutQuery : `***${withoutQuery.slice(at)}`);
 }

@@ -14,14 +14,21 @@ import type { RedisClient } from './redis-client.factory';
  */
 export class RedisAvailability {
   private stalledSince: number | undefined;
-  private probe: Promise<unknown> | undefined;
+  private probing: Promise<unknown> | undefined;
   private wasConnected: boolean;
   private readonly onReady = () => this.handleReady();
 
+  /**
+   * `probe`: what tells that Redis answers again. By default one PING on the client, which waits
+   * as long as the freeze lasts; a cluster's store passes one that is bounded and retried, since a
+   * frozen master may be replaced while it is still frozen.
+   */
   constructor(
     private readonly client: RedisClient,
     private readonly logger: Logger,
     private readonly describeTarget: () => string,
+    private readonly probe: () => Promise<unknown> = () =>
+      client.sendCommand(new Command('ping', [])) as Promise<unknown>,
   ) {
     // Start-up reports the first connection; this reports reconnections after a drop.
     this.wasConnected = true;
@@ -57,15 +64,14 @@ export class RedisAvailability {
   }
 
   private sendProbe(): void {
-    if (this.probe || this.client.status !== 'ready') return;
-    const ping = new Command('ping', []);
-    this.probe = (this.client.sendCommand(ping) as Promise<unknown>).then(
+    if (this.probing || this.client.status !== 'ready') return;
+    this.probing = this.probe().then(
       () => {
-        this.probe = undefined;
+        this.probing = undefined;
         this.recover('answers again');
       },
       () => {
-        this.probe = undefined;
+        this.probing = undefined;
         // A refused PING on a live connection: try again shortly; a lost one waits for `ready`.
         if (this.stalledSince !== undefined && this.client.status === 'ready') {
           setTimeout(() => this.sendProbe(), 250).unref();

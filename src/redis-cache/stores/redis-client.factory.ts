@@ -32,7 +32,15 @@ const RECONNECT_DEFAULTS: RedisOptions = {
 const CLUSTER_FAIL_FAST: ClusterOptions = {
   enableOfflineQueue: false,
   lazyConnect: true,
+};
+
+/** Cluster defaults `clusterOptions` may change. */
+const CLUSTER_DEFAULTS: ClusterOptions = {
   clusterRetryStrategy: (attempt: number) => Math.min(attempt * 100, 1_000),
+  // ioredis reads the slot map only on redirections and errors by default; a frozen master sends
+  // neither, so its failover would go unnoticed. Re-reading it every few seconds costs one small
+  // CLUSTER SLOTS per interval.
+  slotsRefreshInterval: 5_000,
 };
 const CLUSTER_NODE_FAIL_FAST: RedisOptions = {
   maxRetriesPerRequest: 0,
@@ -64,6 +72,7 @@ export function createRedisClient(connection: CreatedRedisConnection): RedisClie
       });
     case 'cluster':
       return new Cluster(connection.nodes, {
+        ...CLUSTER_DEFAULTS,
         ...connection.clusterOptions,
         ...CLUSTER_FAIL_FAST,
         redisOptions: {

@@ -34,6 +34,9 @@ const TEXT_REPLY = { replyEncoding: 'utf8' } as const;
 /** Deletes KEYS[1] only if it holds ARGV[1]: one atomic step, so a lock is released by its owner only. */
 const DELETE_IF_EQUALS = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('unlink', KEYS[1]) else return 0 end`;
 const NOT_ACCEPTING = new StoreUnavailableError('Redis is not answering; the command was not sent');
+const DATABASE_UNCONFIRMED = new StoreUnavailableError(
+  'Redis has not confirmed the database (SELECT); the command was not sent',
+);
 const latin1 = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
 
 export interface RedisStoreOptions {
@@ -65,7 +68,19 @@ export class RedisStore implements CacheStore {
       'connection',
       `Redis connection error (${this.description}): ${error.message}`,
     );
-  private readonly onClose = () => this.availability.markDisconnected();
+  private readonly onClose = () => {
+    this.availability.markDisconnected();
+    if (this.database !== 0) this.onDatabase = false;
+  };
+  /**
+   * The database the connection must be on. ioredis only logs a refused SELECT (an ACL without
+   * +select, say) and goes on in database 0, someone else's data: the store sends SELECT itself
+   * after each connect and sends nothing else until Redis confirms it.
+   */
+  private readonly database: number;
+  private onDatabase: boolean;
+  private confirming: Promise<unknown> = Promise.resolve();
+  private readonly onReady = () => this.confirmDatabase();
 
   constructor(
     readonly client: RedisClient,
@@ -73,16 +88,27 @@ export class RedisStore implements CacheStore {
   ) {
     this.server = serverOf(client);
     this.warnings = new RateLimitedLogger(options.logger);
-    this.availability = new RedisAvailability(client, options.logger, () => this.description);
+    this.availability = new RedisAvailability(
+      client,
+      options.logger,
+      () => this.description,
+      client instanceof Cluster ? () => this.probeEveryMaster(client) : undefined,
+    );
     this.deadlines = new CommandDeadlines(options.operationTimeoutMs, () =>
-      this.availability.markStalled(options.operationTimeoutMs),
+      this.commandTimedOut(options.operationTimeoutMs),
     );
     const bulkTimeoutMs = bulkStepTimeoutMs(options.operationTimeoutMs);
     this.bulkDeadlines = new CommandDeadlines(bulkTimeoutMs, () =>
-      this.availability.markStalled(bulkTimeoutMs),
+      this.commandTimedOut(bulkTimeoutMs),
     );
+    this.database = client instanceof Cluster ? 0 : (client.options.db ?? 0);
+    this.onDatabase = this.database === 0;
     client.on('error', this.onError);
     client.on('close', this.onClose);
+    if (this.database !== 0) {
+      client.on('ready', this.onReady);
+      if (client.status === 'ready') this.confirmDatabase();
+    }
   }
 
   /** Read when logged: a cluster's masters are known only once it has connected. */
@@ -91,7 +117,7 @@ export class RedisStore implements CacheStore {
   }
 
   get available(): boolean {
-    return this.client.status === 'ready' && this.availability.accepting;
+    return this.client.status === 'ready' && this.onDatabase && this.availability.accepting;
   }
 
   // get and set hand back the command's own promise: no extra async frame on the hot path.
@@ -189,6 +215,7 @@ export class RedisStore implements CacheStore {
     if (this.client.status !== 'ready') {
       throw new StoreUnavailableError(`Redis is not connected (status ${this.client.status})`);
     }
+    if (!this.onDatabase) throw DATABASE_UNCONFIRMED;
     await Promise.all(
       this.servers().map((server) => this.track(new Command('ping', []), this.deadlines, server)),
     );
@@ -200,6 +227,7 @@ export class RedisStore implements CacheStore {
     this.availability.dispose();
     this.client.off('error', this.onError);
     this.client.off('close', this.onClose);
+    this.client.off('ready', this.onReady);
     if (!this.options.ownsClient) return;
     // Errors after this point are the shutdown's own; keep ioredis from reporting them as unhandled.
     this.client.on('error', () => undefined);
@@ -267,7 +295,44 @@ export class RedisStore implements CacheStore {
     return this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
   }
 
+  private commandTimedOut(timeoutMs: number): void {
+    // A master that stops answering without dropping its connections (frozen, or cut off) is
+    // failed over by the cluster, but ioredis learns the new map only when asked.
+    if (this.client instanceof Cluster && !this.availability.stalled) {
+      this.client.refreshSlotsCache();
+    }
+    this.availability.markStalled(timeoutMs);
+  }
+
+  /** A cluster answers again when every master it now knows does, within the deadline. */
+  private probeEveryMaster(cluster: Cluster): Promise<unknown> {
+    cluster.refreshSlotsCache();
+    return Promise.all(
+      cluster
+        .nodes('master')
+        .map((node) => this.track(new Command('ping', []), this.deadlines, node)),
+    );
+  }
+
+  /** Waits (at most `waitMs`) for the database to be confirmed after a connect; resolves whether it is. */
+  async databaseConfirmed(waitMs: number): Promise<boolean> {
+    if (!this.onDatabase) await withinMs(waitMs, this.confirming);
+    return this.onDatabase;
+  }
+
+  private confirmDatabase(): void {
+    this.confirming = this.track(new Command('select', [this.database])).then(
+      () => (this.onDatabase = true),
+      (error: Error) =>
+        this.warnings.warn(
+          'select',
+          `Redis (${this.description}) refused SELECT ${this.database}: ${error.message}. The cache fails open rather than use another database.`,
+        ),
+    );
+  }
+
   private send(command: Command, deadlines = this.deadlines, via = this.client): Promise<unknown> {
+    if (!this.onDatabase) return Promise.reject(DATABASE_UNCONFIRMED);
     if (!this.availability.accepting) return Promise.reject(NOT_ACCEPTING);
     return this.track(command, deadlines, via);
   }

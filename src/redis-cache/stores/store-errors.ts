@@ -43,3 +43,21 @@ export function classifyStoreError(error: unknown): CacheFailureKind {
   }
   return 'other';
 }
+
+/**
+ * The error as a cause may carry it: ioredis puts the command's arguments on its errors
+ * (`command.args`: the key and, for SET, the cached value), and whatever prints an error with its
+ * cause would print them. A copy keeps the name, message, code and the command's name only.
+ */
+export function withoutCommandArguments(error: unknown): unknown {
+  if (!(error instanceof Error) || !('command' in error)) return error;
+  const command = (error as { command?: { name?: unknown } }).command;
+  const copy = new Error(error.message);
+  copy.name = error.name;
+  copy.stack = error.stack;
+  const code = (error as NodeJS.ErrnoException).code;
+  return Object.assign(copy, {
+    ...(code !== undefined && { code }),
+    command: { name: command?.name },
+  });
+}
