@@ -7,7 +7,8 @@ import { Cluster } from 'ioredis';
 import { RedisCache, RedisCacheModule } from '../src/redis-cache';
 import type { ContextualCache, RedisCacheModuleOptions } from '../src/redis-cache';
 import { REDIS_CACHE_CLIENT } from '../src/redis-cache/redis-cache.constants';
-import { RedisClusterProcess, withRedis } from './support/redis-cluster';
+import { RedisClusterProcess } from './support/redis-cluster';
+import { withRedis } from './support/redis-process';
 import { RedisSentinelSet } from './support/redis-sentinel';
 import { sleep, uniqueId } from './support/unique';
 

@@ -1,10 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
-import {
-  NO_REDIS_SERVER_FOR_TOPOLOGIES,
-  RedisClusterProcess,
-  infoField,
-  withRedis,
-} from './support/redis-cluster';
+import { RedisClusterProcess } from './support/redis-cluster';
+import { NO_REDIS_SERVER_FOR_TOPOLOGIES, infoField, withRedis } from './support/redis-process';
 import { RedisSentinelSet } from './support/redis-sentinel';
 import { uniqueId } from './support/unique';
 

@@ -10,8 +10,8 @@ import {
   standaloneArgs,
   waitFor,
   withRedis,
-} from './redis-cluster';
-import type { NodeAddress } from './redis-cluster';
+} from './redis-process';
+import type { NodeAddress } from './redis-process';
 
 export interface RedisSentinelOptions {
   /** The master group name clients ask the sentinels for. @default 'harness-primary' */
