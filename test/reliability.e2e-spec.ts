@@ -36,12 +36,13 @@ const P99_BOUND_MS = OPERATION_TIMEOUT_MS + RENDER_ALLOWANCE_MS;
 /** Hits must be back this soon after a fault ends (reconnecting takes up to 1 s, then a miss). */
 const HITS_BOUND_MS = 5_000;
 /**
- * The renderer's memory may grow this much during a fault. Measured: about 20 MiB of RSS the
- * first time a process meets a fault (code and buffers it had not used yet), then none; the heap
+ * The renderer's memory may grow this much during a fault. Measured: about 20 MiB of RSS on Node
+ * 20 and up to 90 MiB on Node 24 the first time a process meets a fault (code and buffers it had
+ * not used yet, and Node 24 sizes its young generation more freely), then almost none; the heap
  * moves by about 10 MiB with collections. These catch gross retention; a queue of commands shows
  * sooner in the latency bound and in COMMANDS_PER_TIMEOUT.
  */
-const RSS_GROWTH_BOUND_MIB = 64;
+const RSS_GROWTH_BOUND_MIB = 160;
 const HEAP_GROWTH_BOUND_MIB = 32;
 
 const RATE_PER_SECOND = 250;
