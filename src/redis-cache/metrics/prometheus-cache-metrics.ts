@@ -1,5 +1,6 @@
-import { Counter, Histogram } from 'prom-client';
+import { Counter } from 'prom-client';
 import type { Metric, Registry } from 'prom-client';
+import { BatchedCounter, BatchedHistogram, registeredBatched } from './batched-metrics';
 import type { CacheFailureKind } from '../errors/redis-cache.errors';
 import type { CacheOperation } from '../redis-cache.interfaces';
 import type { CacheObserver, ObservedOperation, OperationResult } from './cache-observer';
@@ -28,47 +29,50 @@ const RESULTS: Record<ObservedOperation, readonly OperationResult[]> = {
 const KINDS: readonly CacheFailureKind[] = ['timeout', 'connection', 'other'];
 
 type Child = { inc(): void };
-type TimerChild = { observe(value: number): void };
 
 /**
  * `{prefix}operations_total{operation,result}`, `{prefix}operation_duration_seconds{operation}` and
  * `{prefix}errors_total{operation,kind}` in a registry. Every label combination is exported from
- * the start at zero (so dashboards see zeros, not gaps), and bound once.
+ * the start at zero (so dashboards see zeros, not gaps). The two that every operation updates are
+ * batched metrics (plain arithmetic per operation, prom-client values at scrape time); failures are
+ * rare and go to a prom-client counter.
  */
 export class PrometheusCacheMetrics implements CacheObserver {
+  private readonly operations: BatchedCounter<string>;
+  private readonly durations: BatchedHistogram<string>;
   // Nested records, not string keys: no string is built per operation.
-  private readonly counts = {} as Record<
+  private readonly countSlots = {} as Record<
     ObservedOperation,
-    Partial<Record<OperationResult, Child>>
+    Partial<Record<OperationResult, number>>
   >;
-  private readonly durations = {} as Record<ObservedOperation, TimerChild>;
+  private readonly durationSlots = {} as Record<ObservedOperation, number>;
   private readonly errors = {} as Record<CacheOperation, Partial<Record<CacheFailureKind, Child>>>;
 
   constructor(registry: Registry, prefix: string) {
-    const operations = registered(
+    this.operations = registeredBatched(
       registry,
       `${prefix}operations_total`,
-      Counter,
-      (name) =>
-        new Counter({
-          name,
-          help: 'Cache operations by operation and result (hit, miss, ok, error).',
-          labelNames: ['operation', 'result'],
-          registers: [registry],
-        }),
+      BatchedCounter,
+      () =>
+        new BatchedCounter(
+          `${prefix}operations_total`,
+          'Cache operations by operation and result (hit, miss, ok, error).',
+          OPERATIONS.flatMap((operation) =>
+            RESULTS[operation].map((result) => ({ operation, result })),
+          ),
+        ),
     );
-    const durations = registered(
+    this.durations = registeredBatched(
       registry,
       `${prefix}operation_duration_seconds`,
-      Histogram,
-      (name) =>
-        new Histogram({
-          name,
-          help: 'Time a cache operation took, including a fail-open timeout.',
-          labelNames: ['operation'],
-          buckets: OPERATION_BUCKETS_SECONDS,
-          registers: [registry],
-        }),
+      BatchedHistogram,
+      () =>
+        new BatchedHistogram(
+          `${prefix}operation_duration_seconds`,
+          'Time a cache operation took, including a fail-open timeout.',
+          OPERATIONS.map((operation) => ({ operation })),
+          OPERATION_BUCKETS_SECONDS,
+        ),
     );
     const errors = registered(
       registry,
@@ -83,14 +87,10 @@ export class PrometheusCacheMetrics implements CacheObserver {
         }),
     );
     for (const operation of OPERATIONS) {
-      // Exported from the start at zero: a rate over a series that does not exist yet shows nothing.
-      durations.zero({ operation });
-      this.durations[operation] = durations.labels(operation);
-      this.counts[operation] = {};
+      this.durationSlots[operation] = this.durations.slotOf({ operation });
+      this.countSlots[operation] = {};
       for (const result of RESULTS[operation]) {
-        const count = operations.labels(operation, result);
-        count.inc(0);
-        this.counts[operation][result] = count;
+        this.countSlots[operation][result] = this.operations.slotOf({ operation, result });
       }
       this.errors[operation] = {};
       for (const kind of KINDS) {
@@ -102,8 +102,9 @@ export class PrometheusCacheMetrics implements CacheObserver {
   }
 
   operation(operation: ObservedOperation, result: OperationResult, seconds: number): void {
-    this.counts[operation][result]?.inc();
-    this.durations[operation].observe(seconds);
+    const slot = this.countSlots[operation][result];
+    if (slot !== undefined) this.operations.inc(slot);
+    this.durations.observe(this.durationSlots[operation], seconds);
   }
 
   failure(operation: CacheOperation, kind: CacheFailureKind): void {

@@ -1,0 +1,499 @@
+// Bulk benchmark: flushDevice and stats on a database of 1,000,000 keys of which 10,000 match,
+// each against a hand-written SCAN loop, while another client's GETs measure what Redis latency
+// they cost.
+//   npx tsc -p bench/tsconfig.json && node bench/dist/bench/bulk/run.js [--quick]
+//
+// Starts its own redis-server (or uses REDIS_URL: then it takes the first empty database, or the
+// one --db names, and refuses a database holding other data unless --allow-shared) and fills it
+// with pipelined SETs. Per round, each operation runs in a fresh worker process pinned to cpu 0,
+// the target keys written again before each; a GET load process (cpu 0 too: the worker mostly
+// waits for Redis) runs throughout; the orchestrator and redis-server share cpu 1. Every run's
+// result is checked against DBSIZE. Only the keys this run wrote are removed at the end.
+// Options: --quick (50,000 keys of which 1,000 match, 1 round, results to bench/results/),
+// --rounds N (7), --keys N (1,000,000), --matching N (10,000), --get-concurrency N (16),
+// --get-rate N (4,000 GETs/s in all), --db N, --allow-shared, --out DIR,
+// --node-args="--cpu-prof --cpu-prof-dir=DIR" (per worker), --quiet-cores 0.2, --max-wait S,
+// --max-foreign-cores 0.3, --retries N, --no-pin
+import { Redis } from 'ioredis';
+import { Args } from '../support/args';
+import { runToCompletion, spawnReady, stopChild } from '../support/child';
+import type { ReadyChild } from '../support/child';
+import { cpuWindow, waitForQuiet } from '../support/cpu';
+import type { CpuWindow } from '../support/cpu';
+import { describeEnvironment, srcCommit } from '../support/environment';
+import { benchScript } from '../support/paths';
+import {
+  describePinning,
+  MEASURED_CPU,
+  pinnedCommand,
+  pinProcess,
+  SUPPORT_CPU,
+} from '../support/pin';
+import { acquireBenchRedis } from '../support/redis';
+import type { BenchRedis } from '../support/redis';
+import { defaultOutDir } from '../support/report';
+import { LOAD_CONTROL_OPTIONS, loadControlFrom, runBenchmark } from '../support/run-control';
+import type { LoadControl } from '../support/run-control';
+import { formatInt, formatMs, sleep } from '../support/stats';
+import {
+  countTargetKeys,
+  FILLER_APPS,
+  FILLER_VALUE,
+  planDataset,
+  populate,
+  removeOwnKeys,
+  TARGET_APPS,
+  targetKey,
+  writeKeys,
+} from './dataset';
+import type { BulkDataset } from './dataset';
+import { GetLatencyWindows } from './get-windows';
+import type { GetLoadInfo } from './get-windows';
+import { renderBulk, summariseBulk, toMiB, writeBulkReport } from './report';
+import type { BulkRound, BulkRow, BulkSection } from './report';
+import {
+  BULK_PAIRS,
+  BULK_VARIANT_DESCRIPTIONS,
+  BULK_VARIANTS,
+  FLUSH_RATIO_TARGET,
+  GET_P99_TARGET_MS,
+  isFlush,
+} from './variants';
+import type { BulkVariant, BulkWorkerResult } from './variants';
+
+export { bulkChartBars, renderBulk, writeBulkReport } from './report';
+export type { BulkSection } from './report';
+
+const SCAN_COUNT = 1000;
+const WORKER_TIMEOUT_MS = 120_000;
+
+export interface BulkOptions {
+  /** 50,000 keys of which 1,000 match, 1 round: a smoke test. */
+  quick?: boolean;
+  /** @default 7 (quick: 1) */
+  rounds?: number;
+  /** @default 1,000,000 (quick: 50,000) */
+  totalKeys?: number;
+  /** Keys of the target device, and of the stats namespace. @default 10,000 (quick: 1,000) */
+  matching?: number;
+  /** @default 16 */
+  getConcurrency?: number;
+  /** GETs per second of the other client, in all. @default 4000 */
+  getRatePerS?: number;
+  /** The database to fill; default: the first empty one. */
+  db?: number;
+  /** Run in a database that holds other data (only this run's keys are written and removed). */
+  allowShared?: boolean;
+  /** Defaults as on the command line (`loadControlFrom`). */
+  loadControl?: Partial<LoadControl>;
+  /** A Redis to use (it is left running); default: one started for this run. */
+  redis?: BenchRedis;
+  /** The command line the report shows. */
+  command?: string;
+  log?: (line: string) => void;
+}
+
+/** What to stop if the run is interrupted (Ctrl-C). */
+const active = new Set<() => Promise<void>>();
+
+const redact = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@');
+
+/**
+ * The database to fill: `requested`, or the first empty one. One that holds other data is refused
+ * unless `allowShared` (then the run's keys, all tagged, live beside the others).
+ */
+async function chooseDatabase(
+  url: string,
+  requested: number | undefined,
+  allowShared: boolean,
+): Promise<{ db: number; foreignKeys: number }> {
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await probe.connect();
+  try {
+    const candidates =
+      requested !== undefined ? [requested] : Array.from({ length: 16 }, (_, i) => i);
+    let shared: { db: number; foreignKeys: number } | undefined;
+    for (const db of candidates) {
+      try {
+        await probe.select(db);
+      } catch (error) {
+        if (requested !== undefined) throw error;
+        break; // past the server's last database
+      }
+      const size = await probe.dbsize();
+      if (size === 0) return { db, foreignKeys: 0 };
+      shared ??= { db, foreignKeys: size };
+    }
+    if (allowShared && shared) return shared;
+    throw new Error(
+      requested !== undefined
+        ? `Database ${requested} of ${redact(url)} holds ${formatInt(shared?.foreignKeys ?? 0)} keys: the bulk benchmark fills it with a million keys. Choose an empty one (--db N), or pass --allow-shared to run beside that data (only this run's keys are written and removed).`
+        : `${redact(url)} has no empty database: the bulk benchmark fills one with a million keys. Free one, or pass --allow-shared (only this run's keys are written and removed).`,
+    );
+  } finally {
+    probe.disconnect();
+  }
+}
+
+interface Run {
+  settings: BulkSection['settings'];
+  load: LoadControl;
+  redis: BenchRedis;
+  admin: Redis;
+  dataset: BulkDataset;
+  windows: GetLatencyWindows;
+  getLoadPid: number;
+  /** DBSIZE with every key of the run present. */
+  expectedSize: number;
+  /** DBSIZE must match exactly: nobody else's keys are in the database. */
+  strict: boolean;
+  log: (line: string) => void;
+}
+
+const epochNow = () => performance.timeOrigin + performance.now();
+
+function check(run: Run, ok: boolean, message: string): void {
+  if (ok) return;
+  if (run.strict) throw new Error(message);
+  run.log(`  warning (shared database): ${message}`);
+}
+
+function workerArgs(run: Run, variant: BulkVariant): string[] {
+  const { dataset } = run;
+  const [app, device] = isFlush(variant)
+    ? [`a0-${dataset.tag}`, dataset.targetDevice]
+    : [dataset.statsApp, dataset.statsDevice];
+  return [
+    ...run.load.nodeArgs,
+    '--expose-gc',
+    benchScript('bulk/worker.js'),
+    '--variant',
+    variant,
+    '--redis',
+    run.redis.url,
+    '--db',
+    String(run.settings.db),
+    '--app',
+    app,
+    '--device',
+    device,
+  ];
+}
+
+/** One operation, measured again (up to `retries` times) if other work took CPU meanwhile. */
+async function measure(
+  run: Run,
+  variant: BulkVariant,
+  round: number,
+  position: number,
+): Promise<BulkRound> {
+  const { admin, dataset } = run;
+  const expected = dataset.matching;
+  // Only a Redis we started has a pid to account for; otherwise its CPU would read as foreign.
+  const retries = run.redis.pid !== undefined ? run.load.retries : 0;
+  for (let attempt = 1; ; attempt++) {
+    await writeKeys(admin, dataset.matching, (i) => targetKey(dataset, i));
+    const dbsizeBefore = await admin.dbsize();
+    check(
+      run,
+      dbsizeBefore === run.expectedSize,
+      `DBSIZE is ${dbsizeBefore} before ${variant}, expected ${run.expectedSize}`,
+    );
+    let cpu: CpuWindow | undefined;
+    const lines = await runToCompletion(
+      ...pinnedCommand(run.load.pin, process.execPath, workerArgs(run, variant), MEASURED_CPU),
+      WORKER_TIMEOUT_MS,
+      () => (cpu = cpuWindow([run.redis.pid, run.getLoadPid])),
+    );
+    const resultLine = lines.find((line) => line.startsWith('RESULT '));
+    if (!resultLine) throw new Error(`${variant}: the worker printed no result`);
+    const result = JSON.parse(resultLine.slice(7)) as BulkWorkerResult;
+    // The worker has exited: its CPU time comes from its own report.
+    const foreignCores = cpu!.foreignCores(result.cpuMs);
+    const get = await run.windows.window(result.startEpochMs, result.endEpochMs);
+    const dbsizeAfter = await admin.dbsize();
+
+    if (result.count !== expected) {
+      throw new Error(`${variant} reported ${result.count} keys, expected ${expected}`);
+    }
+    if (isFlush(variant)) {
+      const left = await countTargetKeys(admin, dataset);
+      if (left !== 0) throw new Error(`${variant} left ${left} of the target device's keys`);
+      check(
+        run,
+        dbsizeBefore - dbsizeAfter === expected,
+        `${variant} removed ${dbsizeBefore - dbsizeAfter} keys in all, expected ${expected}: it deleted other keys`,
+      );
+    } else {
+      check(
+        run,
+        dbsizeAfter === dbsizeBefore,
+        `DBSIZE changed from ${dbsizeBefore} to ${dbsizeAfter} during ${variant}`,
+      );
+    }
+
+    if (foreignCores > run.load.maxForeignCores && attempt <= retries) {
+      run.log(
+        `  other work took ${foreignCores.toFixed(2)} cores during ${variant}; measuring it again`,
+      );
+      continue;
+    }
+    return {
+      round,
+      position,
+      ms: result.ms,
+      count: result.count,
+      expected,
+      dbsizeBefore,
+      dbsizeAfter,
+      ...(result.scans !== undefined && { scans: result.scans }),
+      opCpuMs: result.opCpuMs,
+      get,
+      rssBeforeMiB: toMiB(result.rssBeforeBytes),
+      rssPeakDeltaMiB: toMiB(result.rssPeakBytes - result.rssBeforeBytes),
+      rssPeakSampled: result.rssPeakSampled,
+      heapUsedPeakDeltaMiB: toMiB(result.heapUsedPeakBytes - result.heapUsedBeforeBytes),
+      foreignCores,
+      attempts: attempt,
+    };
+  }
+}
+
+/** The order of a round: each pair's module operation first in odd rounds, its loop first in even. */
+function roundOrder(round: number): BulkVariant[] {
+  return BULK_PAIRS.flatMap(({ module, baseline }) =>
+    round % 2 === 1 ? [module, baseline] : [baseline, module],
+  );
+}
+
+/** Runs the bulk benchmark and returns its section (the caller writes or renders it). */
+export async function runBulkBenchmark(options: BulkOptions = {}): Promise<BulkSection> {
+  const quick = options.quick ?? false;
+  const log = options.log ?? ((line: string) => console.log(line));
+  const load: LoadControl = { ...loadControlFrom(new Args([]), quick), ...options.loadControl };
+  const rounds = options.rounds ?? (quick ? 1 : 7);
+  const totalKeys = options.totalKeys ?? (quick ? 50_000 : 1_000_000);
+  const matching = options.matching ?? (quick ? 1_000 : 10_000);
+  const getConcurrency = options.getConcurrency ?? 16;
+  const getRatePerS = options.getRatePerS ?? 4000;
+  const idleWindowMs = quick ? 500 : 1000;
+  const measuredSrc = srcCommit();
+  const dataset = planDataset(totalKeys, matching);
+
+  const ownRedis = options.redis ? undefined : await acquireBenchRedis();
+  const redis = options.redis ?? ownRedis!;
+  let admin: Redis | undefined;
+  let getLoad: ReadyChild<GetLoadInfo> | undefined;
+  let wrote = false;
+  const cleanup = async () => {
+    active.delete(cleanup);
+    if (getLoad) await stopChild(getLoad);
+    getLoad = undefined;
+    // A server this run started goes with its data; in anyone else's, remove exactly our keys.
+    if (admin && wrote && !ownRedis) {
+      const removed = await removeOwnKeys(admin, dataset);
+      wrote = false;
+      log(`Removed the ${formatInt(removed)} keys this run wrote`);
+    }
+    admin?.disconnect();
+    admin = undefined;
+    await ownRedis?.release();
+  };
+  active.add(cleanup);
+  try {
+    const { db, foreignKeys } = await chooseDatabase(
+      redis.url,
+      options.db,
+      options.allowShared ?? false,
+    );
+    admin = new Redis(redis.url, { db, lazyConnect: true });
+    await admin.connect();
+    const redisVersion = await redis.version();
+    if (load.pin) {
+      pinProcess(process.pid, SUPPORT_CPU);
+      if (redis.pid !== undefined) pinProcess(redis.pid, SUPPORT_CPU);
+    }
+    log(
+      `Redis ${redisVersion} at ${redact(redis.url)} db ${db}; ${formatInt(totalKeys)} keys, ${formatInt(matching)} matching; ` +
+        `${rounds} round(s); GET load ${getConcurrency} loops, ${formatInt(getRatePerS)}/s; ${describePinning(load.pin, 'worker and GET load')}`,
+    );
+
+    const filling = performance.now();
+    wrote = true;
+    await populate(admin, dataset);
+    const populateS = (performance.now() - filling) / 1000;
+    const size = await admin.dbsize();
+    log(`Filled ${formatInt(size - foreignKeys)} keys in ${populateS.toFixed(1)} s`);
+    if (foreignKeys === 0 && size !== totalKeys) {
+      throw new Error(`DBSIZE is ${size} after filling, expected ${totalKeys}`);
+    }
+    // Untimed: a full SCAN brings the table into memory, and checks the count loop's pattern.
+    const warm = await scanCount(admin, `/${dataset.statsApp}/${dataset.statsDevice}/*`);
+    if (warm !== matching) throw new Error(`Warm-up SCAN counted ${warm}, expected ${matching}`);
+
+    getLoad = await spawnReady<GetLoadInfo>(
+      ...pinnedCommand(
+        load.pin,
+        process.execPath,
+        [
+          benchScript('bulk/get-load.js'),
+          '--redis',
+          redis.url,
+          '--db',
+          String(db),
+          '--tag',
+          dataset.tag,
+          '--filler-keys',
+          String(dataset.fillerKeys),
+          '--concurrency',
+          String(getConcurrency),
+          '--rate',
+          String(getRatePerS),
+        ],
+        MEASURED_CPU,
+      ),
+    );
+
+    const settings: BulkSection['settings'] = {
+      mode: quick ? 'quick' : 'default',
+      rounds,
+      totalKeys,
+      matching,
+      fillerApps: FILLER_APPS,
+      targetApps: TARGET_APPS,
+      valueBytes: FILLER_VALUE.length,
+      scanCount: SCAN_COUNT,
+      getConcurrency,
+      getRatePerS,
+      idleWindowMs,
+      db,
+      foreignKeys,
+      populateS,
+      quietCores: load.quietCores,
+      maxForeignCores: load.maxForeignCores,
+      retries: load.retries,
+      pinning: describePinning(load.pin, 'worker and GET load'),
+      nodeArgs: load.nodeArgs,
+      command: options.command ?? 'node bench/dist/bench/bulk/run.js',
+    };
+    const run: Run = {
+      settings,
+      load,
+      redis,
+      admin,
+      dataset,
+      windows: new GetLatencyWindows(getLoad),
+      getLoadPid: getLoad.info.pid,
+      expectedSize: foreignKeys + totalKeys,
+      strict: foreignKeys === 0,
+      log,
+    };
+    // Let the load settle (connection, JIT) before the first window.
+    await sleep(500);
+    await run.windows.window(epochNow() - 500, epochNow());
+
+    const rows: BulkRow[] = BULK_VARIANTS.map((variant) => ({
+      variant,
+      baseline: BULK_PAIRS.find((pair) => pair.module === variant)?.baseline,
+      rounds: [],
+      summary: {} as BulkRow['summary'],
+    }));
+    const idle: BulkSection['idle'] = [];
+    for (let round = 1; round <= rounds; round++) {
+      await waitForQuiet(
+        [redis.pid, run.getLoadPid],
+        load.quietCores,
+        load.maxWaitS * 1000,
+        (cores) => log(`  waiting: other work is using ${cores.toFixed(2)} cores`),
+      );
+      const idleStart = epochNow();
+      await sleep(idleWindowMs);
+      const idleGet = await run.windows.window(idleStart, epochNow());
+      idle.push({ round, get: idleGet });
+      log(
+        `round ${round}/${rounds} idle               GET p50 ${formatMs(idleGet.p50Ms)} p99 ${formatMs(idleGet.p99Ms)} max ${formatMs(idleGet.maxMs)} ms`,
+      );
+      for (const [index, variant] of roundOrder(round).entries()) {
+        const result = await measure(run, variant, round, index + 1);
+        rows.find((row) => row.variant === variant)!.rounds.push(result);
+        log(
+          `round ${round}/${rounds} ${variant.padEnd(18)} ${formatMs(result.ms).padStart(7)} ms  ${formatInt(result.count)} keys` +
+            `  GET p50 ${formatMs(result.get.p50Ms)} p99 ${formatMs(result.get.p99Ms)} max ${formatMs(result.get.maxMs)} ms (${result.get.gets})` +
+            `  peak RSS +${result.rssPeakDeltaMiB.toFixed(1)} MiB, heap +${result.heapUsedPeakDeltaMiB.toFixed(1)} MiB` +
+            `  CPU ${formatMs(result.opCpuMs)} ms  other load ${result.foreignCores.toFixed(2)}`,
+        );
+      }
+    }
+    summariseBulk(rows);
+
+    return {
+      settings,
+      environment: describeEnvironment(
+        [{ major: process.versions.node.split('.')[0], version: process.version }],
+        { version: redisVersion, owned: redis.owned },
+        measuredSrc,
+      ),
+      descriptions: { ...BULK_VARIANT_DESCRIPTIONS },
+      targets: { flushRatioMax: FLUSH_RATIO_TARGET, getP99MsMax: GET_P99_TARGET_MS },
+      idle,
+      rows,
+    };
+  } finally {
+    await cleanup();
+  }
+}
+
+/** Counts the keys matching `pattern` (the hand-written count loop, untimed). */
+async function scanCount(client: Redis, pattern: string): Promise<number> {
+  let counted = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
+    cursor = next;
+    counted += keys.length;
+  } while (cursor !== '0');
+  return counted;
+}
+
+async function main(): Promise<void> {
+  const args = new Args();
+  args.assertKnown([
+    'quick',
+    'rounds',
+    'keys',
+    'matching',
+    'get-concurrency',
+    'get-rate',
+    'db',
+    'allow-shared',
+    'out',
+    ...LOAD_CONTROL_OPTIONS,
+  ]);
+  const quick = args.flag('quick');
+  const dbArg = args.string('db');
+  const db = dbArg === undefined ? undefined : Number(dbArg);
+  if (db !== undefined && !(Number.isInteger(db) && db >= 0)) {
+    throw new Error('--db must be a database number (0, 1, ...)');
+  }
+  const section = await runBulkBenchmark({
+    quick,
+    rounds: args.number('rounds', quick ? 1 : 7),
+    totalKeys: args.number('keys', quick ? 50_000 : 1_000_000),
+    matching: args.number('matching', quick ? 1_000 : 10_000),
+    getConcurrency: args.number('get-concurrency', 16),
+    getRatePerS: args.number('get-rate', 4000),
+    db,
+    allowShared: args.flag('allow-shared'),
+    loadControl: loadControlFrom(args, quick),
+    command: `npx tsc -p bench/tsconfig.json && node bench/dist/bench/bulk/run.js${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}`,
+  });
+  console.log(`\n${renderBulk(section)}`);
+  const written = await writeBulkReport(args.string('out') ?? defaultOutDir(quick), section);
+  console.log(`Wrote ${written.markdown} and ${written.json}`);
+}
+
+async function cleanupActive(): Promise<void> {
+  for (const cleanup of [...active]) await cleanup();
+}
+
+if (require.main === module) runBenchmark(main, cleanupActive);
