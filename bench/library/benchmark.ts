@@ -4,13 +4,11 @@
 // pinned to cpu 0, and warmed up; then the workers take turns in slices, the order rotating every
 // cycle, until each has been measured `durationS`. Before each slice the orchestrator waits for a
 // quiet machine; a slice during which other work took too much CPU is measured again.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { cpuWindow, waitForQuiet } from '../support/cpu';
-import { describeEnvironment, srcCommit } from '../support/environment';
+import { describeEnvironment, installedVersion, srcCommit } from '../support/environment';
 import { resolveNodes } from '../support/nodes';
 import type { NodeRuntime } from '../support/nodes';
-import { benchScript, repoRoot } from '../support/paths';
+import { benchScript } from '../support/paths';
 import {
   describePinning,
   pinnedCommand,
@@ -78,15 +76,6 @@ const LIBRARY_PACKAGES = [
   '@keyv/redis',
   '@redis/client',
 ];
-
-function installedVersion(name: string): string {
-  try {
-    const manifest = readFileSync(join(repoRoot, 'node_modules', name, 'package.json'), 'utf8');
-    return (JSON.parse(manifest) as { version: string }).version;
-  } catch {
-    return 'not installed';
-  }
-}
 
 function settingsFrom(options: LibraryOptions): Settings {
   const quick = options.quick ?? false;

@@ -28,7 +28,8 @@ const PACKAGES = [
   'autocannon',
 ];
 
-function installedVersion(name: string): string {
+/** The version of an installed package, or 'not installed'. */
+export function installedVersion(name: string): string {
   try {
     const manifest = readFileSync(join(repoRoot, 'node_modules', name, 'package.json'), 'utf8');
     return (JSON.parse(manifest) as { version: string }).version;
