@@ -5,6 +5,8 @@
 // bulk flush and count on a large database (bench/bulk) and memory over a long run (bench/memory).
 // Writes docs/benchmarks.md (medians, targets, analysis), docs/benchmarks.svg and the raw figures
 // in docs/benchmarks.json; --quick (a smoke run for CI) writes to bench/results/ instead.
+// --render-only rewrites the Markdown and SVG from the JSON already there (after editing the
+// analysis block, or the renderers).
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -62,6 +64,11 @@ async function main(): Promise<void> {
   const quick = args.flag('quick');
   const sections = args.list('sections', SECTIONS, SECTIONS) as SectionName[];
   const outDir = args.string('out') ?? join(repoRoot, quick ? 'bench/results' : 'docs');
+  if (args.flag('render-only')) {
+    const saved = JSON.parse(readFileSync(join(outDir, 'benchmarks.json'), 'utf8')) as SuiteReport;
+    await writeOutputs(outDir, saved);
+    return;
+  }
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const report: SuiteReport = {
     about:
@@ -92,15 +99,20 @@ async function main(): Promise<void> {
   }
 
   mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'benchmarks.json'), `${JSON.stringify(report, null, 2)}\n`);
+  await writeOutputs(outDir, report);
+  console.log(`\n${targetLines(report).map(describeTarget).join('\n')}`);
+}
+
+/** The Markdown (keeping its analysis block) and the SVG chart of a report. */
+async function writeOutputs(outDir: string, report: SuiteReport): Promise<void> {
   const jsonPath = join(outDir, 'benchmarks.json');
   const markdownPath = join(outDir, 'benchmarks.md');
   const svgPath = join(outDir, 'benchmarks.svg');
-  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(svgPath, renderBarChart('npm run bench: medians over rounds', chartPanels(report)));
   const markdown = renderSuite(report, existingAnalysis(markdownPath));
   const options = (await resolveConfig(markdownPath)) ?? {};
   writeFileSync(markdownPath, await format(markdown, { ...options, filepath: markdownPath }));
-  console.log(`\n${targetLines(report).map(describeTarget).join('\n')}`);
   console.log(
     `Wrote ${[markdownPath, svgPath, jsonPath].map((p) => relative(repoRoot, p)).join(', ')}`,
   );

@@ -17,8 +17,8 @@ export interface ChartPanel {
   marker?: { value: number; label: string };
 }
 
-const WIDTH = 760;
-const LABEL_WIDTH = 250;
+const WIDTH = 840;
+const LABEL_WIDTH = 300;
 const VALUE_WIDTH = 120;
 const BAR_HEIGHT = 18;
 const BAR_GAP = 6;
