@@ -947,8 +947,13 @@ describe('hostile input against a real Redis (property tests)', () => {
       await fc.assert(
         fc.asyncProperty(input, (generated) =>
           inRunSpace(async (space) => {
-            const app = generated.app ?? space.app(generated.valid.app);
-            const device = generated.device ?? space.device(generated.valid.device);
+            // Not `??`: null is one of the invalid ids, and must reach withContext as null.
+            const app =
+              generated.app === undefined ? space.app(generated.valid.app) : generated.app;
+            const device =
+              generated.device === undefined
+                ? space.device(generated.valid.device)
+                : generated.device;
             const allowed: ErrorClass[] = [];
             if (generated.app !== undefined || generated.device !== undefined)
               allowed.push(InvalidCacheContextError);

@@ -84,7 +84,8 @@ export class RedisStore implements CacheStore {
   private readonly onReady = () => this.confirmDatabase();
   /** A single server's socket can hold a tick's writes; a cluster writes to several. */
   private readonly batchesWrites: boolean;
-  private batchingWrites = false;
+  /** The socket holding this tick's writes, until the next tick sends them. */
+  private batchingWrites: Redis['stream'] | undefined;
 
   constructor(
     readonly client: RedisClient,
@@ -357,20 +358,16 @@ export class RedisStore implements CacheStore {
   private batchWrites(): void {
     const stream = (this.client as Redis).stream;
     if (!stream || !stream.writable) return;
-    this.batchingWrites = true;
+    this.batchingWrites = stream;
     stream.cork();
-    process.nextTick(sendBatch, this, stream);
+    process.nextTick(this.sendBatch);
   }
 
-  /** @internal Called by `sendBatch`. */
-  endBatch(): void {
-    this.batchingWrites = false;
-  }
-}
-
-function sendBatch(store: RedisStore, stream: Redis['stream']): void {
-  store.endBatch();
-  stream.uncork();
+  private readonly sendBatch = () => {
+    const stream = this.batchingWrites;
+    this.batchingWrites = undefined;
+    stream?.uncork();
+  };
 }
 
 /** Waits for `promise`, but no longer than `ms`. */
