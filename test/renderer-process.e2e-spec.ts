@@ -1,43 +1,12 @@
 // The renderer as `npm start` runs it: the built `main.js` in its own process.
-import { execFileSync, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { buildInto, repoRoot as root } from './support/build';
+import { startService } from './support/service-process';
 import { startOtlpReceiver } from './support/otlp-receiver';
 import { RedisServerProcess } from './support/redis-server';
 import { sleep } from './support/unique';
-
-interface Service {
-  child: ChildProcess;
-  port: number;
-  exited: Promise<number | null>;
-  output: string[];
-}
-
-/** Starts `node main.js` with `env` and resolves once it logs the URL it listens on. */
-function startService(mainJs: string, env: Record<string, string>): Promise<Service> {
-  const child = spawn(process.execPath, [mainJs], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-  return new Promise((resolveStart, reject) => {
-    for (const stream of [child.stdout, child.stderr]) {
-      createInterface({ input: stream }).on('line', (line) => {
-        output.push(line);
-        const port = /Listening on http:\/\/[^:]+:(\d+)/.exec(line)?.[1];
-        if (port) resolveStart({ child, port: Number(port), exited, output });
-      });
-    }
-    void exited.then((code) =>
-      reject(new Error(`the service exited (${code}) before listening:\n${output.join('\n')}`)),
-    );
-  });
-}
 
 describe('the renderer process', () => {
   let mainJs: string;

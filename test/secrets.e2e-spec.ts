@@ -5,11 +5,10 @@
 // In process (every Nest logger, console and stdout/stderr captured, spans in memory) and as the
 // built service in its own process (its whole stdout/stderr, its spans over OTLP with the
 // http and ioredis instrumentations).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { SpanKind, context, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
@@ -30,6 +29,8 @@ import type { RendererConfig } from '../src/renderer/config/renderer.config';
 import { rendererAdapter } from '../src/renderer/renderer.app';
 import { RendererModule } from '../src/renderer/renderer.module';
 import { buildInto, repoRoot } from './support/build';
+import { startService } from './support/service-process';
+import type { ServiceProcess } from './support/service-process';
 import { startOtlpReceiver } from './support/otlp-receiver';
 import {
   SecureRedisServer,
@@ -359,36 +360,6 @@ describe('configuration errors', () => {
   });
 });
 
-interface Service {
-  child: ChildProcess;
-  port: number;
-  exited: Promise<number | null>;
-  output: string[];
-}
-
-/** Starts the built `main.js` with `env`; resolves once it logs the URL it listens on. */
-function startService(mainJs: string, env: Record<string, string>): Promise<Service> {
-  const child = spawn(process.execPath, [mainJs], {
-    cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-  return new Promise((resolveStart, reject) => {
-    for (const stream of [child.stdout, child.stderr]) {
-      createInterface({ input: stream }).on('line', (line) => {
-        output.push(line);
-        const port = /Listening on http:\/\/[^:]+:(\d+)/.exec(line)?.[1];
-        if (port) resolveStart({ child, port: Number(port), exited, output });
-      });
-    }
-    void exited.then((code) =>
-      reject(new Error(`the service exited (${code}) before listening:\n${output.join('\n')}`)),
-    );
-  });
-}
-
 /** Stops a child this test started, by its own pid, if it still runs. */
 function kill(child: ChildProcess | undefined): void {
   if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -410,8 +381,8 @@ describe('the renderer process (built main.js)', () => {
     const server = await SecureRedisServer.start({ requirePass: PASSWORD });
     const receiver = await startOtlpReceiver();
     const responses: string[] = [];
-    let service: Service | undefined;
-    let wrongService: Service | undefined;
+    let service: ServiceProcess | undefined;
+    let wrongService: ServiceProcess | undefined;
     try {
       const env = {
         PORT: '0',
