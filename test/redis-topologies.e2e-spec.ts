@@ -131,8 +131,20 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
     expect(cache.errorCounts()).toEqual({});
   });
 
-  it('answers ping only through every master', async () => {
+  it('pings every master, not one node', async () => {
+    const pings = () =>
+      Promise.all(
+        cluster.masters().map((port) =>
+          withRedis(port, async (redis) => {
+            const stats = await redis.info('commandstats');
+            return Number(/cmdstat_ping:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+          }),
+        ),
+      );
+    const before = await pings();
     await expect(cache.ping()).resolves.toBeGreaterThan(0);
+    const after = await pings();
+    expect(after.map((calls, i) => calls - before[i])).toEqual(before.map(() => 1));
   });
 
   it('fails open while a master fails over, then resumes; a restarted node rejoins', async () => {

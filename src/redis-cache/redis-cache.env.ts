@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { invalidEnvMessage, redactUrl } from './errors/messages';
 import { RedisCacheConfigError } from './errors/redis-cache.errors';
 import type { RedisCacheModuleOptions } from './redis-cache.interfaces';
-import { parseAddr } from './redis-cache.options';
+import { parseAddr, settingsInRedisUrl } from './redis-cache.options';
 
 type Env = Record<string, string | undefined>;
 
@@ -125,11 +125,11 @@ export function redisCacheOptionsFromEnv(env: Env = process.env): RedisCacheModu
 /** A REDIS_URL's own credentials and database would win over the variables beside it. */
 function assertUrlLeavesRoomFor(vars: Parsed): void {
   if (vars.REDIS_URL === undefined) return;
-  const url = new URL(vars.REDIS_URL);
+  const inUrl = settingsInRedisUrl(vars.REDIS_URL);
   const clashes = [
-    ['REDIS_USERNAME', url.username !== '' || url.searchParams.has('username')],
-    ['REDIS_PASSWORD', url.password !== '' || url.searchParams.has('password')],
-    ['REDIS_DB', /^\/\d+/.test(url.pathname) || url.searchParams.has('db')],
+    ['REDIS_USERNAME', inUrl.username],
+    ['REDIS_PASSWORD', inUrl.password],
+    ['REDIS_DB', inUrl.db],
   ] as const;
   for (const [variable, inUrl] of clashes) {
     if (inUrl && vars[variable] !== undefined) {

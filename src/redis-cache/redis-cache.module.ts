@@ -10,7 +10,7 @@ import { CacheContextInterceptor } from './context/cache-context.interceptor';
 import { ControllerContextBinder } from './context/controller-context.binder';
 import { RequestCacheResolver } from './context/request-cache.resolver';
 import { ContextualCache } from './contextual-cache';
-import { REDIS_CACHE_LOGGER_CONTEXT, RedisCache } from './redis-cache';
+import { cacheSettingsOf, REDIS_CACHE_LOGGER_CONTEXT, RedisCache } from './redis-cache';
 import {
   REDIS_CACHE_CLIENT,
   REDIS_CACHE_BACKEND_UP,
@@ -87,24 +87,12 @@ const providers: Provider[] = [
     provide: RedisCache,
     inject: [REDIS_CACHE_STORE, RESOLVED_REDIS_CACHE_OPTIONS],
     useFactory: (store: CacheStore, options: ResolvedRedisCacheOptions) =>
-      new RedisCache(
-        store,
-        {
-          defaultTtlSeconds: options.defaultTtlSeconds,
-          maxTtlSeconds: options.maxTtlSeconds,
-          operationTimeoutMs: options.operationTimeoutMs,
-          failOpen: options.failOpen,
-          maxValueBytes: options.maxValueBytes,
-          maxKeyBytes: options.maxKeyBytes,
-          stampede: options.stampede,
-        },
-        {
-          observer: options.metrics.enabled
-            ? new PrometheusCacheMetrics(options.metrics.registry, options.metrics.prefix)
-            : NO_OBSERVER,
-          tracer: new CacheTracer(options.tracing, store.server),
-        },
-      ),
+      new RedisCache(store, cacheSettingsOf(options), {
+        observer: options.metrics.enabled
+          ? new PrometheusCacheMetrics(options.metrics.registry, options.metrics.prefix)
+          : NO_OBSERVER,
+        tracer: new CacheTracer(options.tracing, store.server),
+      }),
   },
   {
     provide: REDIS_CACHE_CLIENT,

@@ -371,17 +371,22 @@ function resolveConnection(options: RedisCacheModuleOptions): RedisConnection {
   };
 }
 
+/** What a Redis URL sets itself, in its user info, path or query (ioredis reads all three). */
+export function settingsInRedisUrl(url: string): Record<'username' | 'password' | 'db', boolean> {
+  const parsed = new URL(url);
+  return {
+    username: parsed.username !== '' || parsed.searchParams.has('username'),
+    password: parsed.password !== '' || parsed.searchParams.has('password'),
+    db: /^\/\d+/.test(parsed.pathname) || parsed.searchParams.has('db'),
+  };
+}
+
 /**
  * ioredis lets a URL's own user, password and database win over the options beside it, so a
  * rotated password option would be ignored without a word: refuse the pair instead.
  */
 function assertUrlLeavesRoomFor(options: RedisCacheModuleOptions): void {
-  const url = new URL(options.url as string);
-  const inUrl = {
-    username: url.username !== '' || url.searchParams.has('username'),
-    password: url.password !== '' || url.searchParams.has('password'),
-    db: /^\/\d+/.test(url.pathname) || url.searchParams.has('db'),
-  };
+  const inUrl = settingsInRedisUrl(options.url as string);
   for (const option of ['username', 'password', 'db'] as const) {
     if (inUrl[option] && options[option] !== undefined) {
       throw new RedisCacheConfigError(

@@ -11,6 +11,7 @@ import { NO_TRACING } from './tracing/cache-tracer';
 import type { CacheTracer } from './tracing/cache-tracer';
 import type { CacheStoreKind, RedisCacheModuleOptions } from './redis-cache.interfaces';
 import { resolveRedisCacheOptions } from './redis-cache.options';
+import type { ResolvedRedisCacheOptions } from './redis-cache.options';
 import { ScopedCache } from './scoped-cache';
 import { StampedeGuard } from './stampede/stampede-guard';
 import type { CacheRuntime } from './scoped-cache';
@@ -31,6 +32,21 @@ export type RedisCacheSettings = Pick<
 >;
 
 export const REDIS_CACHE_LOGGER_CONTEXT = 'RedisCache';
+
+/** The cache behaviour settings out of the module's resolved options. */
+export function cacheSettingsOf(options: ResolvedRedisCacheOptions): RedisCacheSettings {
+  const { defaultTtlSeconds, maxTtlSeconds, operationTimeoutMs, failOpen } = options;
+  const { maxValueBytes, maxKeyBytes, stampede } = options;
+  return {
+    defaultTtlSeconds,
+    maxTtlSeconds,
+    operationTimeoutMs,
+    failOpen,
+    maxValueBytes,
+    maxKeyBytes,
+    stampede,
+  };
+}
 
 /** Metrics and traces of the cache's operations. */
 export interface CacheInstruments {

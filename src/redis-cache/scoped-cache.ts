@@ -58,8 +58,19 @@ export class ScopedCache extends ContextualCache {
     return this.prefix + normalized;
   }
 
-  async get(key: string): Promise<CacheLookup> {
-    const redisKey = this.keyFor(key);
+  get(key: string): Promise<CacheLookup> {
+    let redisKey: string;
+    try {
+      redisKey = this.keyFor(key);
+    } catch (error) {
+      // A rejection, not a throw, as from any async method; no async frame on the hot path.
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    return this.lookup(key, redisKey);
+  }
+
+  /** `get` of a key already validated and mapped (getOrSet maps it once for both steps). */
+  private async lookup(key: string, redisKey: string): Promise<CacheLookup> {
     const started = performance.now();
     try {
       const value = await this.runtime.tracer.trace(
@@ -124,7 +135,7 @@ export class ScopedCache extends ContextualCache {
     const dueEarly = stampede.settings.earlyRefresh
       ? stampede.dueForEarlyRefresh(redisKey)
       : undefined;
-    const lookup = await this.get(key);
+    const lookup = await this.lookup(key, redisKey);
     const load = () => this.loadAndStore(key, redisKey, loader, ttl);
     if (!lookup.found) return stampede.load(redisKey, load);
     if (dueEarly && (await dueEarly)) stampede.refreshInBackground(redisKey, load);

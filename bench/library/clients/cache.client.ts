@@ -5,7 +5,11 @@ import { Registry } from 'prom-client';
 import type { Counter } from 'prom-client';
 import type { CacheLookup } from '../../../src/redis-cache/redis-cache.interfaces';
 import { PrometheusCacheMetrics } from '../../../src/redis-cache/metrics/prometheus-cache-metrics';
-import { REDIS_CACHE_LOGGER_CONTEXT, RedisCache } from '../../../src/redis-cache/redis-cache';
+import {
+  cacheSettingsOf,
+  REDIS_CACHE_LOGGER_CONTEXT,
+  RedisCache,
+} from '../../../src/redis-cache/redis-cache';
 import { resolveRedisCacheOptions } from '../../../src/redis-cache/redis-cache.options';
 import {
   connectWithin,
@@ -36,22 +40,10 @@ async function createModuleCache(url: string) {
   if (!(await store.databaseConfirmed(options.startupWaitMs))) {
     throw new Error(`Redis at ${url}: database not confirmed`);
   }
-  const redisCache = new RedisCache(
-    store,
-    {
-      defaultTtlSeconds: options.defaultTtlSeconds,
-      maxTtlSeconds: options.maxTtlSeconds,
-      operationTimeoutMs: options.operationTimeoutMs,
-      failOpen: options.failOpen,
-      maxValueBytes: options.maxValueBytes,
-      maxKeyBytes: options.maxKeyBytes,
-      stampede: options.stampede,
-    },
-    {
-      observer: new PrometheusCacheMetrics(options.metrics.registry, options.metrics.prefix),
-      tracer: new CacheTracer(options.tracing, store.server),
-    },
-  );
+  const redisCache = new RedisCache(store, cacheSettingsOf(options), {
+    observer: new PrometheusCacheMetrics(options.metrics.registry, options.metrics.prefix),
+    tracer: new CacheTracer(options.tracing, store.server),
+  });
   const counter = registry.getSingleMetric(`${options.metrics.prefix}operations_total`) as
     Counter | undefined;
   if (!counter) throw new Error('metrics are off: no operations counter in the registry');
