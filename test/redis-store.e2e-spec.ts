@@ -160,4 +160,41 @@ describe('the Redis store against a redis-server of its own', () => {
     expect(ms).toBeGreaterThan(0);
     expect(ms).toBeLessThan(100);
   });
+
+  it('sends the commands of one event-loop turn in one socket write, from separate callbacks too', async () => {
+    const ctx = cache.withContext('batch', uniqueId('device'));
+    await Promise.all(['a', 'b', 'c', 'd', 'e'].map((key) => ctx.set(key, `value ${key}`)));
+    // Count what reaches the socket (ioredis writes each command to the stream; the stream
+    // hands the kernel a chunk or a vector of chunks per _write/_writev).
+    const socket = client.stream as unknown as Record<
+      '_write' | '_writev',
+      (...args: unknown[]) => void
+    >;
+    let socketWrites = 0;
+    const counted = (name: '_write' | '_writev') => {
+      const original = socket[name];
+      socket[name] = function (this: unknown, ...args: unknown[]) {
+        socketWrites++;
+        return original.apply(this, args);
+      };
+      return () => (socket[name] = original);
+    };
+    const restore = [counted('_write'), counted('_writev')];
+    try {
+      // Five timers due at once run in one timers phase, each its own callback (as requests
+      // arriving together are): their GETs still share one write.
+      const reads = await Promise.all(
+        ['a', 'b', 'c', 'd', 'e'].map(
+          (key) =>
+            new Promise<string>((resolve) =>
+              setTimeout(() => void ctx.get(key).then((hit) => resolve(String(hit.value))), 0),
+            ),
+        ),
+      );
+      expect(reads).toEqual(['value a', 'value b', 'value c', 'value d', 'value e']);
+      expect(socketWrites).toBe(1);
+    } finally {
+      for (const undo of restore) undo();
+    }
+  });
 });
