@@ -114,4 +114,38 @@ describe('batched metrics', () => {
       'another type',
     );
   });
+
+  it('add series on first use, keeping earlier observations, as prom-client prints them', async () => {
+    const reference = new Registry();
+    const histogram = new Histogram({
+      name: 'route_seconds',
+      help: 'By route.',
+      labelNames: ['route', 'cache'],
+      buckets: BOUNDS,
+      registers: [reference],
+    });
+    const batched = new Registry();
+    const create = () => new BatchedHistogram('route_seconds', 'By route.', [], BOUNDS);
+    const first = registeredBatched(batched, 'route_seconds', BatchedHistogram, create);
+    // A second module on the same registry finds the same series, not a copy of it.
+    const second = registeredBatched(batched, 'route_seconds', BatchedHistogram, create);
+    const observations: [string, string, number][] = [
+      ['/a', 'hit', 0.0005],
+      ['/b/:id', 'miss', 0.3],
+      ['/a', 'hit', 0.02],
+      ['/a', 'miss', 2],
+    ];
+    const slots = new Map<string, number>();
+    for (const [route, cache, seconds] of observations) {
+      histogram.labels(route, cache).observe(seconds);
+      const slot = first.slotAdding({ route, cache });
+      expect(second.slotAdding({ route, cache })).toBe(slot);
+      slots.set(`${route} ${cache}`, slot);
+      first.observe(slot, seconds);
+    }
+    expect(new Set(slots.values()).size).toBe(3);
+    const expected = await reference.metrics();
+    expect(await batched.metrics()).toBe(expected);
+    expect(expected).toContain('route_seconds_count{route="/a",cache="hit"} 2');
+  });
 });

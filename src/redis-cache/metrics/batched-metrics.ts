@@ -20,21 +20,43 @@ export interface ScrapedMetric {
 abstract class BatchedMetric<Labels extends string> {
   readonly aggregator = 'sum' as const;
   abstract readonly type: 'counter' | 'histogram';
+  protected readonly series: Readonly<Record<Labels, string>>[];
 
   constructor(
     readonly name: string,
     readonly help: string,
-    /** Every label combination, fixed up front: each is exported from the start at zero. */
-    protected readonly series: readonly Readonly<Record<Labels, string>>[],
-  ) {}
+    /** The label combinations known up front: each is exported from the start at zero. */
+    series: readonly Readonly<Record<Labels, string>>[],
+  ) {
+    this.series = [...series];
+  }
+
+  /**
+   * The slot of a label combination that need not be known up front (a route pattern, say): a new
+   * one is exported at zero from now on. Look it up once and keep the slot: this searches.
+   */
+  slotAdding(labels: Readonly<Record<Labels, string>>): number {
+    const slot = this.findSlot(labels);
+    if (slot !== -1) return slot;
+    this.series.push({ ...labels });
+    this.grow();
+    return this.series.length - 1;
+  }
+
+  /** Makes room for the series just added. */
+  protected abstract grow(): void;
 
   /** The slot of a label combination, to pass to the fast recording methods. */
   slotOf(labels: Readonly<Record<Labels, string>>): number {
-    const slot = this.series.findIndex((series) =>
-      Object.entries(labels).every(([key, value]) => series[key as Labels] === value),
-    );
+    const slot = this.findSlot(labels);
     if (slot === -1) throw new Error(`${this.name} has no series ${JSON.stringify(labels)}`);
     return slot;
+  }
+
+  private findSlot(labels: Readonly<Record<Labels, string>>): number {
+    return this.series.findIndex((series) =>
+      Object.entries(labels).every(([key, value]) => series[key as Labels] === value),
+    );
   }
 
   protected abstract values(): MetricValue<string>[];
@@ -68,6 +90,10 @@ export class BatchedCounter<Labels extends string> extends BatchedMetric<Labels>
 
   reset(): void {
     this.counts = new Float64Array(this.series.length);
+  }
+
+  protected grow(): void {
+    this.counts = grown(this.counts, this.series.length);
   }
 
   protected values(): MetricValue<string>[] {
@@ -110,6 +136,12 @@ export class BatchedHistogram<Labels extends string> extends BatchedMetric<Label
     this.counts = new Float64Array(this.series.length);
   }
 
+  protected grow(): void {
+    this.buckets = grown(this.buckets, this.series.length * (this.upperBounds.length + 1));
+    this.sums = grown(this.sums, this.series.length);
+    this.counts = grown(this.counts, this.series.length);
+  }
+
   protected values(): MetricValue<string>[] {
     const values: MetricValue<string>[] = [];
     const width = this.upperBounds.length + 1;
@@ -133,6 +165,13 @@ export class BatchedHistogram<Labels extends string> extends BatchedMetric<Label
   ): MetricValue<string> {
     return { metricName: this.name + suffix, labels, value } as MetricValue<string>;
   }
+}
+
+/** `values` copied into a zeroed array of `length`. */
+function grown(values: Float64Array, length: number): Float64Array {
+  const larger = new Float64Array(length);
+  larger.set(values);
+  return larger;
 }
 
 /**

@@ -1,10 +1,9 @@
-import { Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
+import { BatchedHistogram, registeredBatched } from './batched-metrics';
 import { cacheOfRequest } from '../context/request-cache.resolver';
 import type { CacheRequest } from '../context/request-cache.resolver';
 import { ScopedCache } from '../scoped-cache';
 import type { ReadOutcome } from '../scoped-cache';
-import { registered } from './prometheus-cache-metrics';
 
 /** HTTP handler latency, from half a millisecond (a cached read) to seconds. */
 export const REQUEST_BUCKETS_SECONDS = [
@@ -21,8 +20,6 @@ export type RoutedRequest = NonNullable<CacheRequest> & {
   [RECORDED]?: true;
 };
 
-type Timer = { observe(seconds: number): void };
-
 /**
  * `{prefix}request_duration_seconds{route,cache}`: handler latency by route pattern (never the URL,
  * so ids do not become labels) and by what the request's cache reads found (hit, miss, none).
@@ -30,23 +27,24 @@ type Timer = { observe(seconds: number): void };
  * and by `CacheMetricsInterceptor` where you put it (other routes, or all of them).
  */
 export class CacheRequestMetrics {
-  private readonly duration: Histogram;
-  // Bound children per route pattern and outcome: no label hashing per request.
-  private readonly timers = new Map<string, Record<ReadOutcome, Timer>>();
+  // A batched histogram (plain arithmetic per request, prom-client values at scrape time).
+  private readonly duration: BatchedHistogram<'route' | 'cache'>;
+  // The histogram's slots per route pattern and outcome: no label lookup per request.
+  private readonly slots = new Map<string, Record<ReadOutcome, number>>();
 
   constructor(registry: Registry, prefix: string) {
-    this.duration = registered(
+    const name = `${prefix}request_duration_seconds`;
+    this.duration = registeredBatched(
       registry,
-      `${prefix}request_duration_seconds`,
-      Histogram,
-      (name) =>
-        new Histogram({
+      name,
+      BatchedHistogram,
+      () =>
+        new BatchedHistogram<'route' | 'cache'>(
           name,
-          help: 'Handler latency by route pattern and by what the request’s cache reads found (hit, miss, none).',
-          labelNames: ['route', 'cache'],
-          buckets: REQUEST_BUCKETS_SECONDS,
-          registers: [registry],
-        }),
+          'Handler latency by route pattern and by what the request’s cache reads found (hit, miss, none).',
+          [],
+          REQUEST_BUCKETS_SECONDS,
+        ),
     );
   }
 
@@ -56,20 +54,20 @@ export class CacheRequestMetrics {
     request[RECORDED] = true;
     const cache = cacheOfRequest(request);
     const outcome = cache instanceof ScopedCache ? cache.readOutcome : 'none';
-    this.timersOf(routeOf(request))[outcome].observe((performance.now() - started) / 1000);
+    this.duration.observe(
+      this.slotsOf(routeOf(request))[outcome],
+      (performance.now() - started) / 1000,
+    );
   }
 
-  private timersOf(route: string): Record<ReadOutcome, Timer> {
-    let timers = this.timers.get(route);
-    if (!timers) {
-      timers = {
-        hit: this.duration.labels(route, 'hit'),
-        miss: this.duration.labels(route, 'miss'),
-        none: this.duration.labels(route, 'none'),
-      };
-      this.timers.set(route, timers);
+  private slotsOf(route: string): Record<ReadOutcome, number> {
+    let slots = this.slots.get(route);
+    if (!slots) {
+      const slotOf = (cache: ReadOutcome) => this.duration.slotAdding({ route, cache });
+      slots = { hit: slotOf('hit'), miss: slotOf('miss'), none: slotOf('none') };
+      this.slots.set(route, slots);
     }
-    return timers;
+    return slots;
   }
 }
 
