@@ -13,6 +13,7 @@ import { RateLimitedLogger } from '../logging/rate-limited-logger';
 import type { CacheServer } from '../tracing/cache-tracer';
 import type { CacheStore } from './cache-store.interface';
 import { CommandDeadlines } from './command-deadlines';
+import { flatArguments } from './flat-arguments';
 import { RedisAvailability } from './redis-availability';
 import type { RedisClient } from './redis-client.factory';
 import { StoreUnavailableError } from './store-errors';
@@ -128,15 +129,19 @@ export class RedisStore implements CacheStore {
 
   // get and set hand back the command's own promise: no extra async frame on the hot path.
   get(key: string): Promise<Buffer | null> {
-    return this.send(new Command('get', [key], BUFFER_REPLY)) as Promise<Buffer | null>;
+    return this.send(
+      new Command('get', flatArguments(key), BUFFER_REPLY),
+    ) as Promise<Buffer | null>;
   }
 
   set(key: string, value: string | Buffer, ttlSeconds: number): Promise<void> {
-    return this.send(new Command('set', [key, value, 'EX', ttlSeconds])) as Promise<never>;
+    return this.send(
+      new Command('set', flatArguments(key, value, 'EX', ttlSeconds)),
+    ) as Promise<never>;
   }
 
   async delete(key: string): Promise<boolean> {
-    return (await this.send(new Command('unlink', [key]))) === 1;
+    return (await this.send(new Command('unlink', flatArguments(key)))) === 1;
   }
 
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
@@ -150,11 +155,11 @@ export class RedisStore implements CacheStore {
   }
 
   async exists(key: string): Promise<boolean> {
-    return (await this.send(new Command('exists', [key]))) === 1;
+    return (await this.send(new Command('exists', flatArguments(key)))) === 1;
   }
 
   remainingTtlMs(key: string): Promise<number> {
-    return this.send(new Command('pttl', [key])) as Promise<number>;
+    return this.send(new Command('pttl', flatArguments(key))) as Promise<number>;
   }
 
   /** SCANs the namespace and UNLINKs each batch while the next SCAN runs: one batch in memory. */
