@@ -359,8 +359,8 @@ export class RedisStore implements CacheStore {
    * write per command is most of the client's cost. Uncorked by setImmediate, after every I/O
    * callback of the turn has run: the HTTP requests that arrive together each read the cache from
    * their own callback, and share one write (with process.nextTick each paid its own; a socket
-   * write costs more CPU than a whole cached read). What ioredis's auto-pipelining does, without
-   * its Pipeline object per batch and across callbacks.
+   * write costs more CPU than a whole cached read). What ioredis's auto-pipelining does (it waits
+   * for setImmediate too), without its Pipeline object per batch.
    */
   private batchWrites(): void {
     const stream = (this.client as Redis).stream;
