@@ -22,6 +22,7 @@ import { Args } from './support/args';
 import { runToCompletion } from './support/child';
 import { repoRoot, benchScript } from './support/paths';
 import { acquireBenchRedis } from './support/redis';
+import { benchCommand } from './support/run-control';
 import type { BenchRedis } from './support/redis';
 import { renderInjection } from './support/report';
 import type { InjectionSection, ReportFile } from './support/report';
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
     await writeOutputs(outDir, saved);
     return;
   }
-  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const command = benchCommand('bench');
   const report: SuiteReport = {
     about:
       'Raw figures of npm run bench (per round and per slice); docs/benchmarks.md and benchmarks.svg are rendered from them.',

@@ -32,7 +32,12 @@ import {
 import { acquireBenchRedis } from '../support/redis';
 import type { BenchRedis } from '../support/redis';
 import { defaultOutDir } from '../support/report';
-import { LOAD_CONTROL_OPTIONS, loadControlFrom, runBenchmark } from '../support/run-control';
+import {
+  LOAD_CONTROL_OPTIONS,
+  benchCommand,
+  loadControlFrom,
+  runBenchmark,
+} from '../support/run-control';
 import type { LoadControl } from '../support/run-control';
 import { formatInt, formatMs, sleep } from '../support/stats';
 import {
@@ -485,7 +490,7 @@ async function main(): Promise<void> {
     db,
     allowShared: args.flag('allow-shared'),
     loadControl: loadControlFrom(args, quick),
-    command: `npx tsc -p bench/tsconfig.json && node bench/dist/bench/bulk/run.js${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}`,
+    command: benchCommand('bench:bulk'),
   });
   console.log(`\n${renderBulk(section)}`);
   const written = await writeBulkReport(args.string('out') ?? defaultOutDir(quick), section);

@@ -13,7 +13,12 @@ import { join } from 'node:path';
 import { Args } from '../support/args';
 import { NODE_MAJORS } from '../support/nodes';
 import { repoRoot } from '../support/paths';
-import { LOAD_CONTROL_OPTIONS, loadControlFrom, runBenchmark } from '../support/run-control';
+import {
+  LOAD_CONTROL_OPTIONS,
+  benchCommand,
+  loadControlFrom,
+  runBenchmark,
+} from '../support/run-control';
 import { abortLibraryBenchmark, runLibraryBenchmark } from './benchmark';
 import { consoleSummary, renderLibrary, writeLibraryReport } from './report';
 import { LIBRARY_VARIANTS } from './variants';
@@ -49,7 +54,7 @@ async function main(): Promise<void> {
     nodes: args.list('nodes', ['20'], NODE_MAJORS),
     variants: args.list('variants', LIBRARY_VARIANTS, LIBRARY_VARIANTS) as LibraryVariant[],
     load: loadControlFrom(args, quick),
-    command: `node bench/dist/bench/library/run.js${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}`,
+    command: benchCommand('bench:library'),
   });
   console.log(`\n${renderLibrary(section)}\n${consoleSummary(section)}`);
   const written = await writeLibraryReport(

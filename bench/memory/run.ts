@@ -27,7 +27,12 @@ import {
 import { acquireBenchRedis, BENCH_VALUE } from '../support/redis';
 import type { BenchRedis } from '../support/redis';
 import { defaultOutDir } from '../support/report';
-import { LOAD_CONTROL_OPTIONS, loadControlFrom, runBenchmark } from '../support/run-control';
+import {
+  LOAD_CONTROL_OPTIONS,
+  benchCommand,
+  loadControlFrom,
+  runBenchmark,
+} from '../support/run-control';
 import type { LoadControl } from '../support/run-control';
 import { formatInt } from '../support/stats';
 import {
@@ -251,7 +256,7 @@ async function main(): Promise<void> {
     concurrency: args.number('concurrency', 64),
     variants: args.list('variants', MEMORY_VARIANTS, MEMORY_VARIANTS) as MemoryVariant[],
     loadControl: loadControlFrom(args, quick),
-    command: `npx tsc -p bench/tsconfig.json && node bench/dist/bench/memory/run.js${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}`,
+    command: benchCommand('bench:memory'),
   });
   console.log(`\n${renderMemory(section)}`);
   const written = await writeMemoryReport(args.string('out') ?? defaultOutDir(quick), section);
