@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort } from './redis-server';
+import { freePort, noPersistenceArgs } from './redis-server';
 
 // ---------------------------------------------------------------------------------------------
 // Process and polling helpers, shared by redis-cluster.ts and redis-sentinel.ts.
@@ -257,12 +257,7 @@ export function standaloneArgs(port: number, dir: string): string[] {
     String(port),
     '--bind',
     '127.0.0.1',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--dir',
-    dir,
+    ...noPersistenceArgs(dir),
     '--logfile',
     join(dir, 'redis.log'),
     // 7.0 waits 5 s by default for more replicas before a diskless full sync.

@@ -17,7 +17,7 @@ import { Redis } from 'ioredis';
 import { CacheUnavailableError, RedisCache, RedisCacheModule } from '../../src/redis-cache';
 import type { ContextualCache, RedisCacheModuleOptions } from '../../src/redis-cache';
 import { captureLogs } from './capture-logger';
-import { NO_REDIS_MESSAGE, freePort, redisServerBinary } from './redis-server';
+import { NO_REDIS_MESSAGE, freePort, noPersistenceArgs, redisServerBinary } from './redis-server';
 import type { TlsCertificates } from './tls-certificates';
 import { uniqueId } from './unique';
 
@@ -176,12 +176,7 @@ export class SecureRedisServer {
       ...listen,
       '--bind',
       this.host,
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      this.dir,
+      ...noPersistenceArgs(this.dir),
       '--logfile',
       '',
       ...(requirePass === undefined ? [] : ['--requirepass', requirePass]),

@@ -65,6 +65,11 @@ function pingOnce(host: string, port: number): Promise<boolean> {
  * A redis-server process this test started: on a free loopback port, in its own temp dir, with no
  * persistence. Tests may stop, freeze or restart it; they never touch a server they did not start.
  */
+/** No snapshots and no append-only file, in a scratch dir: a test server keeps nothing on disk. */
+export function noPersistenceArgs(dir: string): string[] {
+  return ['--save', '', '--appendonly', 'no', '--dir', dir];
+}
+
 export class RedisServerProcess {
   private child: ChildProcess | undefined;
   private readonly dir = mkdtempSync(join(tmpdir(), 'redis-cache-test-'));
@@ -128,12 +133,7 @@ export class RedisServerProcess {
       String(this.port),
       '--bind',
       '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      this.dir,
+      ...noPersistenceArgs(this.dir),
       '--logfile',
       '',
       ...this.extraArgs,
