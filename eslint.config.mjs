@@ -11,7 +11,7 @@ export default tseslint.config(
       'coverage/**',
       'node_modules/**',
       'eslint.config.mjs',
-      'jest.config.js',
+      '**/jest.config.js',
     ],
   },
   eslint.configs.recommended,

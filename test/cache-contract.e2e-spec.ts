@@ -15,7 +15,7 @@ describeCacheContract(
     client = new Redis(target.url);
     await client.ping();
     // Behaviour, not timeouts: a generous bound so a busy machine never turns a write into a skip.
-    redisCache = RedisCache.fromClient(client, { ...settings, operationTimeoutMs: 5000 });
+    redisCache = await RedisCache.fromClient(client, { ...settings, operationTimeoutMs: 5000 });
     return { cache: redisCache, ttlOf: (key) => client.ttl(key) };
   },
   async () => {

@@ -350,8 +350,8 @@ describe('hostile input against a real Redis (property tests)', () => {
     client = new Redis(target.url);
     raw = new Redis(target.url);
     await Promise.all([client.ping(), raw.ping()]);
-    cache = RedisCache.fromClient(client, SETTINGS);
-    small = RedisCache.fromClient(client, { ...SETTINGS, ...SMALL_LIMITS });
+    cache = await RedisCache.fromClient(client, SETTINGS);
+    small = await RedisCache.fromClient(client, { ...SETTINGS, ...SMALL_LIMITS });
   }, 60_000);
 
   afterEach(() => {

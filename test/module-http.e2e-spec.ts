@@ -13,25 +13,21 @@ import {
   Query,
   Scope,
 } from '@nestjs/common';
-import type { ArgumentMetadata, INestApplication, PipeTransform } from '@nestjs/common';
-import { APP_PIPE } from '@nestjs/core';
+import type { INestApplication } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { INTERCEPTORS_METADATA } from '@nestjs/common/constants';
 import {
   ContextualCache,
   CurrentCache,
   REDIS_CACHE_CLIENT,
   RedisCache,
   RedisCacheModule,
-  UseCacheContext,
   redisCacheOptionsFromEnv,
 } from '../src';
 import type { RedisCacheModuleOptions } from '../src';
 import { captureLogs } from './support/capture-logger';
 import { HTTP_ADAPTERS, createHttpApp } from './support/http-app';
-import { acquireRedis } from './support/redis-target';
-import type { RedisTarget } from './support/redis-target';
+import { redisForSuite } from './support/redis-target';
 import { sleep, uniqueId } from './support/unique';
 
 /** Constructor injection: the controller stays a singleton, the cache follows the request. */
@@ -110,7 +106,7 @@ class DecoratorMissingParamController {
   }
 }
 
-/** A provider that injects ContextualCache; its controller opts in with @UseCacheContext(). */
+/** A provider that injects ContextualCache; its controller does not. */
 @Injectable()
 class ProfileService {
   constructor(readonly cache: ContextualCache) {}
@@ -121,7 +117,6 @@ class ProfileService {
   }
 }
 
-@UseCacheContext()
 @Controller('service/:appId/:deviceId')
 class ServiceController {
   constructor(private readonly profiles: ProfileService) {}
@@ -152,31 +147,20 @@ class CacheOptionsFactory {
 // turning a slow write into a fail-open skip. test/fail-open.e2e-spec.ts tests the 200 ms default.
 const BEHAVIOUR_TIMEOUT_MS = 5000;
 
-let target: RedisTarget;
-let raw: Redis;
-
-beforeAll(async () => {
-  target = await acquireRedis();
-  raw = new Redis(target.url);
-});
-
-afterAll(async () => {
-  raw.disconnect();
-  await target.release();
-});
+const redis = redisForSuite();
 
 const registrations = {
   forRoot: () =>
-    RedisCacheModule.forRoot({ url: target.url, operationTimeoutMs: BEHAVIOUR_TIMEOUT_MS }),
+    RedisCacheModule.forRoot({ url: redis.url, operationTimeoutMs: BEHAVIOUR_TIMEOUT_MS }),
   'forRootAsync useFactory': () =>
     RedisCacheModule.forRootAsync({
       inject: ['REDIS_URL'],
-      extraProviders: [{ provide: 'REDIS_URL', useValue: target.url }],
+      extraProviders: [{ provide: 'REDIS_URL', useValue: redis.url }],
       useFactory: (url: string) => ({ url, operationTimeoutMs: BEHAVIOUR_TIMEOUT_MS }),
     }),
   'forRootAsync useClass': () => {
     @Module({
-      providers: [{ provide: 'REDIS_URL', useValue: target.url }],
+      providers: [{ provide: 'REDIS_URL', useValue: redis.url }],
       exports: ['REDIS_URL'],
     })
     class UrlModule {}
@@ -204,7 +188,7 @@ describe.each(HTTP_ADAPTERS)('RedisCacheModule over HTTP on %s', (adapter) => {
           .put(`/apps/${appId}/devices/device123/values/weather_data?value=sunny`)
           .expect(200);
         expect(put.body).toEqual({ key: `/${appId}/device123/weather_data` });
-        expect(await raw.get(`/${appId}/device123/weather_data`)).toBe('sunny');
+        expect(await redis.raw.get(`/${appId}/device123/weather_data`)).toBe('sunny');
         const got = await request(app.getHttpServer())
           .get(`/apps/${appId}/devices/device123/values/weather_data`)
           .expect(200);
@@ -234,13 +218,13 @@ describe.each(HTTP_ADAPTERS)('RedisCacheModule over HTTP on %s', (adapter) => {
         expect(injected.body.value).toBe('hello');
       });
 
-      it('enters the context for a provider when the controller uses @UseCacheContext()', async () => {
+      it('gives a provider that injects the cache the request of the controller calling it', async () => {
         const appId = uniqueId('svc');
         const res = await request(app.getHttpServer())
           .get(`/service/${appId}/devA?value=remembered`)
           .expect(200);
         expect(res.text).toBe('remembered');
-        expect(await raw.get(`/${appId}/devA/profile`)).toBe('remembered');
+        expect(await redis.raw.get(`/${appId}/devA/profile`)).toBe('remembered');
       });
     },
   );
@@ -250,7 +234,7 @@ describe.each(HTTP_ADAPTERS)('RedisCacheModule over HTTP on %s', (adapter) => {
     beforeAll(async () => {
       app = await createHttpApp(adapter, {
         imports: [
-          RedisCacheModule.forRoot({ url: target.url, operationTimeoutMs: BEHAVIOUR_TIMEOUT_MS }),
+          RedisCacheModule.forRoot({ url: redis.url, operationTimeoutMs: BEHAVIOUR_TIMEOUT_MS }),
         ],
         controllers,
         providers: [ProfileService],
@@ -271,9 +255,9 @@ describe.each(HTTP_ADAPTERS)('RedisCacheModule over HTTP on %s', (adapter) => {
     });
 
     it('stores nothing when the id is invalid', async () => {
-      const before = await raw.dbsize();
+      const before = await redis.raw.dbsize();
       await request(app.getHttpServer()).put('/apps/a%2Fb/devices/d/values/k?value=v').expect(400);
-      expect(await raw.dbsize()).toBe(before);
+      expect(await redis.raw.dbsize()).toBe(before);
     });
 
     it('runs routes without the params until they use the cache, then answers 500', async () => {
@@ -324,9 +308,9 @@ describe('module wiring', () => {
     const controller = moduleRef.get(PlainRoutesController);
     const proxy = await moduleRef.resolve(ContextualCache);
     expect(proxy).toBeInstanceOf(ContextualCache);
-    // Outside any request: the proxy says how to get a context.
-    await expect(controller.uses()).rejects.toThrow(/outside a request context/);
-    expect(() => proxy.keyFor('k')).toThrow(/@UseCacheContext\(\)/);
+    // Outside any request: the cache says how to get a scope.
+    await expect(controller.uses()).rejects.toThrow(/outside an HTTP request/);
+    expect(() => proxy.keyFor('k')).toThrow(/RedisCache\.withContext\(appId, deviceId\)/);
     await moduleRef.close();
   });
 
@@ -422,32 +406,7 @@ describe('module wiring', () => {
     await app.close();
   });
 
-  it.each(HTTP_ADAPTERS)(
-    '%s: global pipes never see the cache arguments of a controller built once',
-    async (adapter) => {
-      const seen: { type: string; value: unknown }[] = [];
-      const recordingPipe: PipeTransform = {
-        transform(value: unknown, metadata: ArgumentMetadata) {
-          seen.push({ type: metadata.type, value });
-          return value;
-        },
-      };
-      const app = await createHttpApp(adapter, {
-        imports: [RedisCacheModule.forRoot({ store: 'memory' })],
-        controllers: [DecoratorController, InjectedController],
-        providers: [{ provide: APP_PIPE, useValue: recordingPipe }],
-      });
-      await request(app.getHttpServer()).put('/decorated/a/d/k?value=v').expect(200);
-      await request(app.getHttpServer()).get('/decorated/a/d/k').expect(200);
-      await request(app.getHttpServer()).get('/apps/a/devices/d/values/k').expect(200);
-      // Only the declared @Param/@Query values went through the pipe.
-      expect(seen.map(({ type }) => type).sort()).toEqual(['param', 'param', 'param', 'query']);
-      expect(seen.some(({ value }) => value instanceof ContextualCache)).toBe(false);
-      await app.close();
-    },
-  );
-
-  it('says what is missing when @CurrentCache() is used without the module', async () => {
+  it('says what is missing when @CurrentCache() is used without the module, at start-up', async () => {
     @Controller('unbound/:appId/:deviceId')
     class UnboundController {
       @Get(':key')
@@ -455,17 +414,9 @@ describe('module wiring', () => {
         return cache.keyFor(key);
       }
     }
-    const errors: string[] = [];
-    const app = await createHttpApp('express', { controllers: [UnboundController] });
-    app.useLogger({
-      log: () => undefined,
-      warn: () => undefined,
-      error: (message: unknown, stack?: unknown) =>
-        errors.push(`${String(message)} ${String(stack)}`),
-    });
-    await request(app.getHttpServer()).get('/unbound/a/d/k').expect(500);
-    expect(errors.join('\n')).toMatch(/@CurrentCache\(\) needs RedisCacheModule\.forRoot\(\)/);
-    await app.close();
+    await expect(createHttpApp('express', { controllers: [UnboundController] })).rejects.toThrow(
+      '@CurrentCache() needs RedisCacheModule.forRoot() or forRootAsync() imported globally or by the module of the controller that uses it.',
+    );
   });
 
   it.each(HTTP_ADAPTERS)(
@@ -537,26 +488,6 @@ describe('module wiring', () => {
     }
   });
 
-  it('enters the context once for a controller that injects the cache and has @UseCacheContext()', async () => {
-    @UseCacheContext()
-    @Controller('both/:appId/:deviceId')
-    class BothController {
-      constructor(private readonly cache: ContextualCache) {}
-      @Get()
-      key() {
-        return this.cache.keyFor('k');
-      }
-    }
-    const app = await createHttpApp('express', {
-      imports: [RedisCacheModule.forRoot({ store: 'memory' })],
-      controllers: [BothController],
-    });
-    // The cheaper binding replaces the interceptor the decorator asked for.
-    expect(Reflect.getMetadata(INTERCEPTORS_METADATA, BothController)).toEqual([]);
-    await request(app.getHttpServer()).get('/both/a/d').expect(200, '/a/d/k');
-    await app.close();
-  });
-
   it('keeps route metadata and inherited routes of a cache-injecting controller', async () => {
     class BaseRoutes {
       constructor(protected readonly cache: ContextualCache) {}
@@ -623,7 +554,7 @@ describe('module wiring', () => {
     const app = await createHttpApp('express', {
       imports: [
         RedisCacheModule.forRoot({
-          url: target.url,
+          url: redis.url,
           operationTimeoutMs: BEHAVIOUR_TIMEOUT_MS,
           requestScoped: true,
         }),
@@ -670,7 +601,7 @@ describe('module wiring', () => {
     const { Test } = await import('@nestjs/testing');
     const owned = await Test.createTestingModule({
       imports: [
-        RedisCacheModule.forRoot({ url: target.url, operationTimeoutMs: BEHAVIOUR_TIMEOUT_MS }),
+        RedisCacheModule.forRoot({ url: redis.url, operationTimeoutMs: BEHAVIOUR_TIMEOUT_MS }),
       ],
     }).compile();
     const ownedClient = owned.get<Redis>(REDIS_CACHE_CLIENT);
@@ -678,7 +609,7 @@ describe('module wiring', () => {
     await owned.close();
     expect(ownedClient.status).toBe('end');
 
-    const mine = new Redis(target.url);
+    const mine = new Redis(redis.url);
     await mine.ping();
     const external = await Test.createTestingModule({
       imports: [RedisCacheModule.forRoot({ client: mine })],
@@ -694,7 +625,7 @@ describe('module wiring', () => {
   it('shares one client across all requests (no per-request connections)', async () => {
     const app = await createHttpApp('fastify', {
       imports: [
-        RedisCacheModule.forRoot({ url: target.url, operationTimeoutMs: BEHAVIOUR_TIMEOUT_MS }),
+        RedisCacheModule.forRoot({ url: redis.url, operationTimeoutMs: BEHAVIOUR_TIMEOUT_MS }),
       ],
       controllers: [InjectedController],
     });
@@ -706,7 +637,7 @@ describe('module wiring', () => {
         request(app.getHttpServer()).put(`/apps/${appId}/devices/d${i}/values/k?value=${i}`),
       ),
     );
-    const clients = (await raw.client('LIST')) as string;
+    const clients = (await redis.raw.client('LIST')) as string;
     expect(clients.split('\n').filter((line) => line.includes(`name=${name}`))).toHaveLength(1);
     await app.close();
   });

@@ -15,7 +15,7 @@ describe('the Redis store against a redis-server of its own', () => {
     client = new Redis(server.url);
     raw = new Redis(server.url);
     await Promise.all([client.ping(), raw.ping()]);
-    cache = RedisCache.fromClient(client, {
+    cache = await RedisCache.fromClient(client, {
       defaultTtlSeconds: 60,
       maxTtlSeconds: 3600,
       operationTimeoutMs: 5000,
@@ -54,6 +54,24 @@ describe('the Redis store against a redis-server of its own', () => {
     expect(await raw.getBuffer(`/clock/${ctx.deviceId}/portfolio_AAPL`)).toEqual(ours);
     await ctx.set('text', 'plain');
     expect(await raw.get(ctx.keyFor('text'))).toBe('plain');
+  });
+
+  it('fromClient on another database resolves only once that database is confirmed', async () => {
+    const onDb3 = new Redis(`${server.url}/3`);
+    const db3 = new Redis(`${server.url}/3`);
+    try {
+      const ctx = (await RedisCache.fromClient(onDb3, { operationTimeoutMs: 5000 })).withContext(
+        'db3',
+        uniqueId('device'),
+      );
+      // The very first write, right after it resolved, lands in database 3 and nowhere else.
+      await ctx.set('first', 'written');
+      expect(await db3.get(ctx.keyFor('first'))).toBe('written');
+      expect(await raw.exists(ctx.keyFor('first'))).toBe(0);
+    } finally {
+      onDb3.disconnect();
+      db3.disconnect();
+    }
   });
 
   it('writes every key with an expiry', async () => {

@@ -31,7 +31,7 @@ describe('getOrSet stampede protection', () => {
     const client = new Redis(server.url);
     await client.ping();
     clients.push(client);
-    const cache = RedisCache.fromClient(client, { operationTimeoutMs: 1000, ...settings });
+    const cache = await RedisCache.fromClient(client, { operationTimeoutMs: 1000, ...settings });
     caches.push(cache);
     return cache;
   }
@@ -294,12 +294,13 @@ describe('getOrSet stampede protection', () => {
       const own = await RedisServerProcess.start();
       const client = new Redis(own.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
       client.on('error', () => undefined);
-      const cache = RedisCache.fromClient(client, {
+      // Resolves once the client is ready (and on its database).
+      const cache = await RedisCache.fromClient(client, {
         operationTimeoutMs: 100,
         stampede: { lock: true, earlyRefresh: true },
       });
       try {
-        await new Promise((ready) => client.once('ready', ready));
+        expect(client.status).toBe('ready');
         const ctx = cache.withContext('w', 'd');
         own.freeze();
         const started = performance.now();
@@ -341,17 +342,20 @@ const { RedisCache } = require('./redis-cache');
 const [url, deviceId, counter, lock, key] = process.argv.slice(2);
 const client = new Redis(url);
 const raw = new Redis(url);
-const cache = RedisCache.fromClient(client, {
+const caching = RedisCache.fromClient(client, {
   operationTimeoutMs: 1000,
   stampede: { lock: lock === 'true', lockWaitMs: 5000 },
 });
-const ctx = cache.withContext('stampede', deviceId);
 const loader = async () => {
   await raw.incr(counter);
   await new Promise((resolve) => setTimeout(resolve, 300));
   return 'value from pid ' + process.pid;
 };
-Promise.all([client.ping(), raw.ping()]).then(() => process.send('ready'));
+let ctx;
+Promise.all([caching, raw.ping()]).then(([cache]) => {
+  ctx = cache.withContext('stampede', deviceId);
+  process.send('ready');
+});
 process.on('message', async () => {
   const values = await Promise.all(Array.from({ length: 20 }, () => ctx.getOrSet(key, loader, 60)));
   process.send(values.map(String), () => {

@@ -92,7 +92,7 @@ async function main(): Promise<void> {
   switch (variant) {
     case 'flushDevice':
     case 'stats': {
-      const cache = RedisCache.fromClient(client);
+      const cache = await RedisCache.fromClient(client);
       await untilAnswering(cache);
       const context = cache.withContext(app, device);
       run =

@@ -25,16 +25,15 @@ const bufferHit = (result: unknown) =>
   Buffer.isBuffer(result) && result.length === BENCH_VALUE.length;
 const none = () => 0;
 
-function operationFor(variant: TimeoutVariant, client: Redis): Operation {
+async function operationFor(variant: TimeoutVariant, client: Redis): Promise<Operation> {
   switch (variant) {
     case 'unbounded':
     case 'ioredis-commandTimeout':
       return { run: () => client.getBuffer(BENCH_KEY), isHit: bufferHit, timedOut: none };
     case 'one-timer-deadlines': {
-      const cache = RedisCache.fromClient(client, { operationTimeoutMs: TIMEOUT_MS }).withContext(
-        BENCH_APP,
-        BENCH_DEVICE,
-      );
+      const cache = (
+        await RedisCache.fromClient(client, { operationTimeoutMs: TIMEOUT_MS })
+      ).withContext(BENCH_APP, BENCH_DEVICE);
       return {
         run: () => cache.get('k'),
         isHit: (result) => (result as { found: boolean }).found,
@@ -156,7 +155,7 @@ async function main(): Promise<void> {
       ...(variant === 'ioredis-commandTimeout' && { commandTimeout: TIMEOUT_MS }),
     });
     await client.connect();
-    runners.push(new Runner(variant, client, operationFor(variant, client), concurrency));
+    runners.push(new Runner(variant, client, await operationFor(variant, client), concurrency));
   }
 
   for (const runner of rotate(runners, offset)) await runner.slice(warmupMs, false);

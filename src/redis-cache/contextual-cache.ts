@@ -10,12 +10,21 @@ export const CACHE_MISS: CacheMiss = Object.freeze({ found: false, value: null }
 /**
  * The cache of one app on one device: every key lives under `/{appId}/{deviceId}/`.
  *
- * Get one from `RedisCache.withContext(appId, deviceId)`, by injecting `ContextualCache` into a
- * controller (the current request's `:appId`/`:deviceId`), or with `@CurrentCache()`.
+ * Get one from `RedisCache.withContext(appId, deviceId)`, by injecting `ContextualCache` (the
+ * current request's `:appId`/`:deviceId`, looked up on each call), or with `@CurrentCache()`.
  */
 export abstract class ContextualCache {
   abstract readonly appId: string;
   abstract readonly deviceId: string;
+
+  /**
+   * The concrete cache this one stands for now: itself for a cache from `withContext`, the current
+   * request's for the injected one. Keep it for code that may run in another request's async
+   * context: an event listener another request fires, a timer a singleton shares.
+   */
+  pin(): ContextualCache {
+    return this;
+  }
 
   /** The Redis key used for `key`: `/{appId}/{deviceId}/{key}` with `/` in key replaced by `_`. */
   abstract keyFor(key: string): string;

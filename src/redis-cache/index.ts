@@ -6,7 +6,7 @@ export type { RedisCacheSettings } from './redis-cache';
 export { ContextualCache, CACHE_MISS } from './contextual-cache';
 export type { CacheLoader } from './contextual-cache';
 export { CurrentCache } from './context/current-cache.decorator';
-export { CacheContextInterceptor, UseCacheContext } from './context/cache-context.interceptor';
+export { invalidContextBadRequest } from './context/request-cache.resolver';
 export { CacheMetricsInterceptor } from './metrics/cache-metrics.interceptor';
 export { REDIS_CACHE_CLIENT, RESOLVED_REDIS_CACHE_OPTIONS } from './redis-cache.constants';
 export { redisCacheOptionsFromEnv } from './redis-cache.env';

@@ -255,7 +255,6 @@ describe('redisCacheOptionsFromEnv', () => {
       ['CACHE_DEFAULT_TTL_SECONDS', '0', 'a whole number of seconds >= 1'],
       ['CACHE_MAX_TTL_SECONDS', 'ten', 'a whole number of seconds >= 1'],
       ['CACHE_FAIL_OPEN', 'maybe', '"true" or "false"'],
-      ['REDIS_TLS', 'yes', '"true" or "false"'],
       ['REDIS_URL', 'http://x', 'a redis:// or rediss:// URL'],
       ['REDIS_URL', 'cache:6379', 'a redis:// or rediss:// URL'],
     ])('rejects %s=%j, naming the variable and what it expects', (variable, value, expected) => {
@@ -263,6 +262,15 @@ describe('redisCacheOptionsFromEnv', () => {
       expect(error.message).toBe(
         `Environment variable ${variable}: expected ${expected}, got ${JSON.stringify(value)}.`,
       );
+    });
+
+    it('rejects REDIS_TLS=yes without showing the value (it may be key material set by mistake)', () => {
+      expect(configErrorOf({ REDIS_TLS: 'yes' }).message).toBe(
+        'Environment variable REDIS_TLS: expected "true" or "false", got "(hidden)".',
+      );
+      expect(
+        configErrorOf({ REDIS_TLS: '-----BEGIN PRIVATE KEY-----s3cret' }).message,
+      ).not.toContain('s3cret');
     });
 
     it.each(['host:notaport', 'host:70000', 'host:0', 'nohost', ':6379', '::1:6379', 'a b:6379'])(

@@ -216,7 +216,9 @@ function parseVariables(env: Env): Parsed {
     if (raw === undefined || raw === '') continue;
     const result = (schema as z.ZodType).safeParse(raw);
     if (!result.success) {
-      throw new RedisCacheConfigError(invalidEnvMessage(name, expected, redactUrl(raw)));
+      // A variable that may hold a secret, even set to one by mistake, is named, never shown.
+      const shown = /PASSWORD|TLS/.test(name) ? '(hidden)' : redactUrl(raw);
+      throw new RedisCacheConfigError(invalidEnvMessage(name, expected, shown));
     }
     parsed[name] = result.data;
   }

@@ -3,11 +3,10 @@ import type {
   NestModule,
   OnApplicationBootstrap,
   OnApplicationShutdown,
-  OnModuleInit,
   Provider,
 } from '@nestjs/common';
-import { CacheContextInterceptor } from './context/cache-context.interceptor';
-import { ControllerContextBinder } from './context/controller-context.binder';
+import { DiscoveryModule } from '@nestjs/core';
+import { CacheRequestHooks } from './context/cache-request.hooks';
 import { RequestCacheResolver } from './context/request-cache.resolver';
 import { ContextualCache } from './contextual-cache';
 import { cacheSettingsOf, REDIS_CACHE_LOGGER_CONTEXT, RedisCache } from './redis-cache';
@@ -35,7 +34,7 @@ import { KeyCountRefresher } from './metrics/key-count-refresher';
 import { PrometheusCacheMetrics } from './metrics/prometheus-cache-metrics';
 import { MemoryStore } from './stores/memory.store';
 import { CacheTracer } from './tracing/cache-tracer';
-import { connectWithin, createRedisClient } from './stores/redis-client.factory';
+import { createRedisClient } from './stores/redis-client.factory';
 import { RedisStore } from './stores/redis.store';
 
 /** Builds the store and, for Redis, waits (bounded) for the first connection. */
@@ -51,25 +50,8 @@ async function createStore(options: ResolvedRedisCacheOptions): Promise<CacheSto
   const { connection } = options;
   const ownsClient = connection.kind !== 'client';
   const client = ownsClient ? createRedisClient(connection) : connection.client;
-  const store = new RedisStore(client, {
-    operationTimeoutMs: options.operationTimeoutMs,
-    ownsClient,
-    logger,
-  });
-  const started = performance.now();
-  let notReady = await connectWithin(client, options.startupWaitMs);
-  const leftMs = Math.max(0, options.startupWaitMs - (performance.now() - started));
-  if (!notReady && !(await store.databaseConfirmed(leftMs))) {
-    notReady = 'its database was not confirmed (SELECT refused or unanswered)';
-  }
-  if (notReady) {
-    logger.warn(
-      `Redis at ${store.description} is unreachable: ${notReady}. Starting anyway; the cache fails open until Redis answers.`,
-    );
-  } else {
-    logger.log(`Using Redis at ${store.description}.`);
-  }
-  return store;
+  const storeOptions = { operationTimeoutMs: options.operationTimeoutMs, ownsClient, logger };
+  return RedisStore.open(client, storeOptions, options.startupWaitMs);
 }
 
 const providers: Provider[] = [
@@ -130,8 +112,7 @@ const providers: Provider[] = [
   },
   CacheMetricsInterceptor,
   RequestCacheResolver,
-  ControllerContextBinder,
-  CacheContextInterceptor,
+  CacheRequestHooks,
 ];
 
 /**
@@ -141,6 +122,7 @@ const providers: Provider[] = [
  * useExisting })`; global unless `isGlobal: false`.
  */
 @Module({
+  imports: [DiscoveryModule],
   providers,
   exports: [
     RedisCache,
@@ -148,18 +130,17 @@ const providers: Provider[] = [
     REDIS_CACHE_CLIENT,
     RESOLVED_REDIS_CACHE_OPTIONS,
     RequestCacheResolver,
-    CacheContextInterceptor,
     CacheMetricsInterceptor,
     REDIS_CACHE_REQUEST_METRICS,
   ],
 })
 export class RedisCacheModule
   extends RedisCacheConfigurableModule
-  implements NestModule, OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown
+  implements NestModule, OnApplicationBootstrap, OnApplicationShutdown
 {
   constructor(
     @Inject(RedisCache) private readonly redisCache: RedisCache,
-    @Inject(ControllerContextBinder) private readonly binder: ControllerContextBinder,
+    @Inject(CacheRequestHooks) private readonly requestHooks: CacheRequestHooks,
     @Inject(REDIS_CACHE_KEY_COUNTS) private readonly keyCounts: KeyCountRefresher | null,
     @Inject(REDIS_CACHE_BACKEND_UP) private readonly stopReportingBackend: () => void,
   ) {
@@ -172,16 +153,11 @@ export class RedisCacheModule
   }
 
   /**
-   * Nest calls this after building every provider and controller and just before it registers the
-   * routes: the one moment to hand this app's resolver to the controllers' cache arguments.
+   * Nest calls this once every singleton exists (so it is known whether anything injects
+   * `ContextualCache`) and before it registers the routes, which the request hooks must precede.
    */
   configure(): void {
-    this.binder.bindControllers();
-  }
-
-  /** Nest calls this once the routes are registered: they hold the bound handlers now. */
-  onModuleInit(): void {
-    this.binder.releaseInstances();
+    this.requestHooks.install();
   }
 
   /** Closes the store last, so other providers may still use the cache while shutting down. */

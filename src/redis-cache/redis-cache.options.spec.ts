@@ -209,20 +209,41 @@ describe('resolveRedisCacheOptions', () => {
       }
     });
 
-    it('rejects a client with a keyPrefix, naming the option and the prefix', () => {
+    it('rejects a client with a keyPrefix, naming the option and why', () => {
       const client = new Redis({ lazyConnect: true, keyPrefix: 'x:' });
       try {
-        const error = configErrorOf({ client });
-        expect(error.message).toContain('"client"');
-        expect(error.message).toContain('keyPrefix "x:"');
+        expect(configErrorOf({ client }).message).toBe(
+          'RedisCacheModule option "client": keyPrefix is not supported. Every cache key is /{appId}/{deviceId}/{key} (the Go service\'s format, which flushes, counts and other clients rely on), and ioredis would not apply the prefix to it. Keep services apart with their own db or Redis instead.',
+        );
       } finally {
         client.disconnect();
       }
     });
 
+    it.each<[string, RedisCacheModuleOptions]>([
+      ['redisOptions', { redisOptions: { keyPrefix: 'svc:' } as object }],
+      [
+        'cluster.clusterOptions',
+        { cluster: { nodes: ['a:1'], clusterOptions: { keyPrefix: 'svc:' } as object } },
+      ],
+      [
+        'cluster.clusterOptions.redisOptions',
+        {
+          cluster: {
+            nodes: ['a:1'],
+            clusterOptions: { redisOptions: { keyPrefix: 'svc:' } } as object,
+          },
+        },
+      ],
+    ])('refuses a keyPrefix in %s rather than ignore it', (where, options) => {
+      const message = configErrorOf(options).message;
+      expect(message).toContain(`option "${where}": keyPrefix is not supported`);
+      expect(message).not.toContain('svc:');
+    });
+
     it('rejects something that is not an ioredis client', () => {
       expect(configErrorOf({ client: { host: 'x' } }).message).toBe(
-        'RedisCacheModule option "client": expected an ioredis Redis or Cluster instance, got object.',
+        'RedisCacheModule option "client": expected an ioredis Redis or Cluster instance, got "(hidden)".',
       );
     });
 
@@ -331,7 +352,7 @@ describe('resolveRedisCacheOptions', () => {
       [
         'tls',
         { tls: 'yes' },
-        'RedisCacheModule option "tls": expected true, false or Node TLS connection options, got "yes".',
+        'RedisCacheModule option "tls": expected true, false or Node TLS connection options, got "(hidden)".',
       ],
       [
         'routeParams.app',
@@ -405,6 +426,23 @@ describe('resolveRedisCacheOptions', () => {
         'RedisCacheModule option "password": expected a string, got "(hidden)".',
       );
       expect(error.message).not.toContain('123');
+    });
+
+    it.each<[string, RedisCacheModuleOptions]>([
+      ['tls', { tls: '-----BEGIN PRIVATE KEY-----s3cret' as unknown as boolean }],
+      ['redisOptions', { redisOptions: 's3cret' as unknown as object }],
+      [
+        'cluster.clusterOptions',
+        { cluster: { nodes: ['a:1'], clusterOptions: 's3cret' as unknown as object } },
+      ],
+      [
+        'sentinelPassword',
+        { sentinels: ['a:1'], name: 'm', sentinelPassword: ['s3cret'] as unknown as string },
+      ],
+    ])('names %s given in the wrong shape without showing its value', (option, options) => {
+      const message = configErrorOf(options).message;
+      expect(message).toContain(`option "${option}"`);
+      expect(message).not.toContain('s3cret');
     });
 
     it('never shows the password of a url given by mistake as addr', () => {

@@ -319,15 +319,12 @@ function resolveConnection(options: RedisCacheModuleOptions): RedisConnection {
         : 'RedisCacheModule option "name" is the master group of Sentinel: set "sentinels" too.',
     );
   }
-  if (options.client) {
-    const prefix = options.client.options?.keyPrefix;
-    if (prefix) {
-      throw new RedisCacheConfigError(
-        `RedisCacheModule option "client": the client has keyPrefix ${JSON.stringify(prefix)}, which SCAN patterns ignore, so flushes and stats would miss keys. Pass a client without keyPrefix (use a separate db to keep data apart).`,
-      );
-    }
-    return { kind: 'client', client: options.client };
-  }
+  const clusterOptions = options.cluster?.clusterOptions;
+  refuseKeyPrefix('client', options.client?.options);
+  refuseKeyPrefix('redisOptions', options.redisOptions);
+  refuseKeyPrefix('cluster.clusterOptions', clusterOptions);
+  refuseKeyPrefix('cluster.clusterOptions.redisOptions', valueAt(clusterOptions, ['redisOptions']));
+  if (options.client) return { kind: 'client', client: options.client };
   const tls = options.tls === true ? {} : options.tls === false ? undefined : options.tls;
   const settings: RedisClientSettings = {
     username: options.username,
@@ -371,6 +368,18 @@ function resolveConnection(options: RedisCacheModuleOptions): RedisConnection {
   };
 }
 
+/**
+ * ioredis's `keyPrefix` applies to its command methods, not to the commands the store builds, nor
+ * to SCAN patterns: keys would be written without it and flushes would count other services' keys.
+ */
+function refuseKeyPrefix(where: string, options: unknown): void {
+  const keyPrefix = valueAt(options, ['keyPrefix']);
+  if (keyPrefix === undefined || keyPrefix === '') return;
+  throw new RedisCacheConfigError(
+    `RedisCacheModule option "${where}": keyPrefix is not supported. Every cache key is /{appId}/{deviceId}/{key} (the Go service's format, which flushes, counts and other clients rely on), and ioredis would not apply the prefix to it. Keep services apart with their own db or Redis instead.`,
+  );
+}
+
 /** What a Redis URL sets itself, in its user info, path or query (ioredis reads all three). */
 export function settingsInRedisUrl(url: string): Record<'username' | 'password' | 'db', boolean> {
   const parsed = new URL(url);
@@ -412,7 +421,10 @@ export function parseAddr(
   return { host: match[1] ?? match[2], port };
 }
 
-const SECRET_OPTIONS = new Set(['password', 'sentinelPassword']);
+// Options whose values may hold a secret (a password, key material, a client with credentials),
+// also when given by mistake in the wrong shape: an error names them, never shows them.
+const MAY_HOLD_SECRETS =
+  /^(password|sentinelPassword|tls|redisOptions|client|cluster\.clusterOptions)(\.|$)/;
 
 function optionError(path: string, got: unknown): RedisCacheConfigError {
   const expected =
@@ -421,7 +433,7 @@ function optionError(path: string, got: unknown): RedisCacheConfigError {
     EXPECTED[path.split('.')[0]] ??
     'a valid value';
   // Secrets never reach an error message.
-  const shown = SECRET_OPTIONS.has(path)
+  const shown = MAY_HOLD_SECRETS.test(path)
     ? '(hidden)'
     : typeof got === 'string'
       ? redactUrl(got)

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { CacheFailureHandler } from './cache-failure.handler';
 import { CacheLimits } from './cache-limits';
 import type { CacheErrorCounts } from './cache-failure.handler';
@@ -25,6 +25,7 @@ export type RedisCacheSettings = Pick<
   | 'defaultTtlSeconds'
   | 'maxTtlSeconds'
   | 'operationTimeoutMs'
+  | 'startupWaitMs'
   | 'failOpen'
   | 'maxValueBytes'
   | 'maxKeyBytes'
@@ -80,15 +81,18 @@ export class RedisCache {
     };
   }
 
-  /** A cache over an ioredis client you own: `close()` leaves the client open. */
-  static fromClient(client: Redis, settings: RedisCacheSettings = {}): RedisCache {
-    const { operationTimeoutMs } = resolveRedisCacheOptions({ ...settings, client });
-    const store = new RedisStore(client, {
-      operationTimeoutMs,
-      ownsClient: false,
-      logger: new Logger(REDIS_CACHE_LOGGER_CONTEXT),
-    });
-    return new RedisCache(store, settings);
+  /**
+   * A cache over an ioredis client you own (`close()` leaves it open). Resolves once the client is
+   * connected and on its database, or after `startupWaitMs`, failing open until then.
+   */
+  static async fromClient(
+    client: Redis | Cluster,
+    settings: RedisCacheSettings = {},
+  ): Promise<RedisCache> {
+    const { operationTimeoutMs, startupWaitMs } = resolveRedisCacheOptions({ ...settings, client });
+    const logger = new Logger(REDIS_CACHE_LOGGER_CONTEXT);
+    const storeOptions = { operationTimeoutMs, ownsClient: false, logger };
+    return new RedisCache(await RedisStore.open(client, storeOptions, startupWaitMs), settings);
   }
 
   /** A cache in this process's memory, with the same semantics. */

@@ -25,6 +25,11 @@ export interface CacheRuntime {
 /** What a request's reads found, for the request metrics. */
 export type ReadOutcome = 'none' | 'hit' | 'miss';
 
+/** A cache that tells what its reads found. */
+export interface ReadOutcomeSource {
+  readonly readOutcome: ReadOutcome;
+}
+
 /** The span attribute of a get's result. */
 const describeLookup = (value: Buffer | null) => ({ 'cache.hit': value !== null });
 
@@ -32,7 +37,7 @@ const describeLookup = (value: Buffer | null) => ({ 'cache.hit': value !== null 
 const secondsSince = (started: number) => (performance.now() - started) / 1000;
 
 /** `ContextualCache` bound to one app and device; cheap to create (a string and two references). */
-export class ScopedCache extends ContextualCache {
+export class ScopedCache extends ContextualCache implements ReadOutcomeSource {
   private readonly prefix: string;
   private reads: ReadOutcome = 'none';
 

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { request } from 'node:http';
 import { existsSync } from 'node:fs';
 import { NO_REDIS_MESSAGE, RedisServerProcess, redisServerBinary } from './redis-server';
@@ -35,6 +36,32 @@ export async function acquireRedis(): Promise<RedisTarget> {
     return { url: server.url, source: 'redis-server', release: () => server.dispose() };
   }
   throw new Error(NO_REDIS_MESSAGE);
+}
+
+/** A Redis and a plain client on it for the whole suite: acquired before its tests, released after. */
+export function redisForSuite(): { readonly url: string; readonly raw: Redis } {
+  let target: RedisTarget | undefined;
+  let raw: Redis | undefined;
+  beforeAll(async () => {
+    target = await acquireRedis();
+    raw = new Redis(target.url);
+  });
+  afterAll(async () => {
+    raw?.disconnect();
+    await target?.release();
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('redisForSuite(): used outside the suite’s tests');
+    return value;
+  };
+  return {
+    get url() {
+      return ready(target).url;
+    },
+    get raw() {
+      return ready(raw);
+    },
+  };
 }
 
 /** Whether a Docker engine answers `/_ping` on DOCKER_HOST (unix or tcp) or the default socket. */

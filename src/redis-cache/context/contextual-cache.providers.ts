@@ -1,40 +1,40 @@
 import { Scope } from '@nestjs/common';
-import type { FactoryProvider, Provider, Type, ValueProvider } from '@nestjs/common';
-import { INQUIRER, REQUEST } from '@nestjs/core';
+import type { FactoryProvider, Provider } from '@nestjs/common';
+import { REQUEST } from '@nestjs/core';
 import { ContextualCache } from '../contextual-cache';
-import { CACHE_INJECTION_SETTINGS } from '../redis-cache.constants';
 import { invalidOptionMessage } from '../errors/messages';
 import { RedisCacheConfigError } from '../errors/redis-cache.errors';
-import { requestContextualCache } from './cache-context.storage';
-import { ControllerContextBinder } from './controller-context.binder';
+import { CACHE_INJECTION_SETTINGS } from '../redis-cache.constants';
+import { CacheRequestHooks } from './cache-request.hooks';
+import { RequestBoundCache } from './request-bound-cache';
 import { RequestCacheResolver } from './request-cache.resolver';
 import type { CacheRequest } from './request-cache.resolver';
 
 /**
- * Default: a transient provider, so Nest tells it who injects it. Each controller that injects
- * `ContextualCache` is bound to the request's cache (before the routes are registered) and stays a
- * singleton; no other route pays anything.
+ * Default: every class that injects `ContextualCache` gets the module's one request-bound cache.
+ * Transient only so that Nest calls the factory once per injecting class: an app in which nothing
+ * injects it never enters a request context.
  */
-const asyncContextProvider: FactoryProvider<ContextualCache> = {
+const requestBoundProvider: FactoryProvider<ContextualCache> = {
   provide: ContextualCache,
   scope: Scope.TRANSIENT,
-  inject: [INQUIRER, ControllerContextBinder],
-  useFactory: (inquirer: object | undefined, binder: ControllerContextBinder) => {
-    const owner = inquirer?.constructor as Type | undefined;
-    if (owner && owner !== Object) binder.noteInjectedInto(owner);
-    return requestContextualCache;
+  inject: [RequestCacheResolver, CacheRequestHooks],
+  useFactory: (resolver: RequestCacheResolver, hooks: CacheRequestHooks) => {
+    hooks.contextNeeded();
+    return resolver.currentRequestCache;
   },
 };
 
-/** `requestScoped: true`: a true `Scope.REQUEST` provider, built per request from its params. */
+/** `requestScoped: true`: a true `Scope.REQUEST` provider, resolved from its request on first use. */
 const requestScopedProvider: FactoryProvider<ContextualCache> = {
   provide: ContextualCache,
   scope: Scope.REQUEST,
   inject: [REQUEST, RequestCacheResolver],
-  useFactory: (request: CacheRequest, resolver: RequestCacheResolver) => resolver.resolve(request),
+  useFactory: (request: CacheRequest, resolver: RequestCacheResolver) =>
+    new RequestBoundCache(() => resolver.resolve(request)),
 };
 
-/** How this app injects `ContextualCache`: the module extras that decide it. */
+/** How this module instance provides `ContextualCache`: the module extras that decide it. */
 export interface CacheInjectionSettings {
   readonly requestScoped: boolean;
   readonly asyncLocalStorage: 'auto' | 'always';
@@ -51,12 +51,14 @@ export function contextualCacheProviders(settings: CacheInjectionSettings): Prov
       invalidOptionMessage('asyncLocalStorage', '"auto" or "always"', settings.asyncLocalStorage),
     );
   }
-  const injection: ValueProvider<CacheInjectionSettings> = {
-    provide: CACHE_INJECTION_SETTINGS,
-    useValue: {
-      requestScoped: settings.requestScoped,
-      asyncLocalStorage: settings.asyncLocalStorage,
+  return [
+    settings.requestScoped ? requestScopedProvider : requestBoundProvider,
+    {
+      provide: CACHE_INJECTION_SETTINGS,
+      useValue: {
+        requestScoped: settings.requestScoped,
+        asyncLocalStorage: settings.asyncLocalStorage,
+      },
     },
-  };
-  return [settings.requestScoped ? requestScopedProvider : asyncContextProvider, injection];
+  ];
 }

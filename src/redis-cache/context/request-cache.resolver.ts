@@ -1,56 +1,68 @@
 import { BadRequestException, Inject, Injectable } from '@nestjs/common';
 import type { ContextualCache } from '../contextual-cache';
-import { missingRouteParamMessage } from '../errors/messages';
+import { missingRouteParamMessage, outsideRequestContextMessage } from '../errors/messages';
 import { InvalidCacheContextError, MissingCacheContextError } from '../errors/redis-cache.errors';
+import type { CacheRequestMetrics, RoutedRequest } from '../metrics/cache-request-metrics';
 import { RedisCache } from '../redis-cache';
-import { RESOLVED_REDIS_CACHE_OPTIONS } from '../redis-cache.constants';
+import {
+  REDIS_CACHE_REQUEST_METRICS,
+  RESOLVED_REDIS_CACHE_OPTIONS,
+} from '../redis-cache.constants';
 import type { ResolvedRedisCacheOptions } from '../redis-cache.options';
-import type { CacheContextSlot } from './cache-context.storage';
+import type { ReadOutcome, ReadOutcomeSource } from '../scoped-cache';
+import { RequestBoundCache } from './request-bound-cache';
+import { currentRequest } from './request-context';
 
 export type RouteParams = Record<string, string | undefined> | undefined;
 
-/** Where each request keeps the cache resolved for it (read by `CacheMetricsInterceptor`). */
-export const REQUEST_CACHE = Symbol('redisCacheOfRequest');
+const RESOLVED = Symbol('redisCacheOfRequest');
 
-/** The request as the resolver sees it, on Express and Fastify alike. */
-export type CacheRequest = { params?: RouteParams; [REQUEST_CACHE]?: ContextualCache } | undefined;
-
-/** The cache resolved for a request so far, if any. */
-export function cacheOfRequest(request: CacheRequest): ContextualCache | undefined {
-  return request?.[REQUEST_CACHE];
+/** The cache a request resolved first, and from which params (Express replaces them per layer). */
+interface Resolved {
+  readonly resolver: RequestCacheResolver;
+  readonly params: RouteParams;
+  readonly cache: ContextualCache & Partial<ReadOutcomeSource>;
 }
 
-/** Turns a request's route params into its `ContextualCache`: the one rule every injection path uses. */
+/** The request as the resolver sees it, on Express and Fastify alike. */
+export type CacheRequest = RoutedRequest & { params?: RouteParams; [RESOLVED]?: Resolved };
+
+/**
+ * Turns a request's route params into this module instance's `ContextualCache`: the one rule
+ * every way of getting the cache uses. Each request resolves once per module instance.
+ */
 @Injectable()
 export class RequestCacheResolver {
+  /** What `ContextualCache` injects as: the current request's cache, looked up on each call. */
+  readonly currentRequestCache: ContextualCache = new RequestBoundCache(() =>
+    this.resolve(currentRequest()),
+  );
   private readonly appParam: string;
   private readonly deviceParam: string;
 
   constructor(
     private readonly redisCache: RedisCache,
     @Inject(RESOLVED_REDIS_CACHE_OPTIONS) options: ResolvedRedisCacheOptions,
+    @Inject(REDIS_CACHE_REQUEST_METRICS) readonly metrics: CacheRequestMetrics | null,
   ) {
     this.appParam = options.routeParams.app;
     this.deviceParam = options.routeParams.device;
   }
 
   /**
-   * Throws `MissingCacheContextError` naming a param the route lacks, and `BadRequestException`
-   * (HTTP 400, body naming the field) for an invalid id.
+   * Throws `MissingCacheContextError` outside a request or naming a param the route lacks, and
+   * `BadRequestException` (HTTP 400, body naming the field) for an invalid id.
    */
-  /** Like `resolve`, but a missing param becomes the slot's error, thrown only if the cache is used. */
-  slotFor(request: CacheRequest): CacheContextSlot {
-    try {
-      return this.resolve(request);
-    } catch (error) {
-      if (error instanceof MissingCacheContextError) return error;
-      throw error;
+  resolve(request: CacheRequest | undefined): ContextualCache {
+    if (!request) throw new MissingCacheContextError(outsideRequestContextMessage());
+    const resolved = request[RESOLVED];
+    const params = request.params;
+    if (resolved?.resolver === this && resolved.params === params) return resolved.cache;
+    const cache = this.resolveParams(params);
+    // The first module instance a request uses keeps the slot; the metrics read it.
+    if (!resolved || resolved.resolver === this) {
+      request[RESOLVED] = { resolver: this, params, cache };
     }
-  }
-
-  resolve(request: CacheRequest): ContextualCache {
-    const cache = this.resolveParams(request?.params);
-    if (request) request[REQUEST_CACHE] = cache;
     return cache;
   }
 
@@ -66,15 +78,28 @@ export class RequestCacheResolver {
     try {
       return this.redisCache.withContext(appId, deviceId);
     } catch (error) {
-      if (error instanceof InvalidCacheContextError) {
-        throw new BadRequestException({
-          statusCode: 400,
-          error: 'Bad Request',
-          message: error.message,
-          field: error.field,
-        });
-      }
-      throw error;
+      throw error instanceof InvalidCacheContextError ? invalidContextBadRequest(error) : error;
     }
   }
+}
+
+/** The HTTP 400 for an invalid app or device id, its body naming the field. */
+export function invalidContextBadRequest(error: InvalidCacheContextError): BadRequestException {
+  return new BadRequestException({
+    statusCode: 400,
+    error: 'Bad Request',
+    message: error.message,
+    field: error.field,
+  });
+}
+
+/** What the request's cache reads found so far: `none` when it resolved none or read nothing. */
+export function readOutcomeOf(request: CacheRequest): ReadOutcome {
+  return request[RESOLVED]?.cache.readOutcome ?? 'none';
+}
+
+/** Records a finished request in the metrics of the module instance whose cache it used first. */
+export function recordRequest(request: CacheRequest, seconds: number): void {
+  const resolved = request[RESOLVED];
+  resolved?.resolver.metrics?.record(request, readOutcomeOf(request), seconds);
 }

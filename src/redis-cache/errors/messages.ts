@@ -30,11 +30,10 @@ export const missingRouteParamMessage = (param: string, field: string): string =
   `to the parameter names your routes use.`;
 
 export const outsideRequestContextMessage = (): string =>
-  'ContextualCache was used outside a request context. Inject it into a controller ' +
-  '(the module then binds its route handlers to the request), decorate the controller with ' +
-  '@UseCacheContext() when a provider injects it, or use @CurrentCache() / RedisCache.withContext(). ' +
-  'If a controller reaches its injected cache other than through its own properties (say, from a ' +
-  'callback created in its constructor), set asyncLocalStorage: "always" in RedisCacheModule.forRoot().';
+  'The injected ContextualCache was used outside an HTTP request (at start-up, in a job or a ' +
+  'callback that no request started), or in an app where nothing injects it at start-up (it is ' +
+  'looked up at run time). Outside requests use RedisCache.withContext(appId, deviceId); for ' +
+  'run-time lookups set asyncLocalStorage: "always" in RedisCacheModule.forRoot().';
 
 export const invalidOptionMessage = (option: string, expected: string, got: unknown): string =>
   `RedisCacheModule option "${option}": expected ${expected}, got ${describe(got)}.`;

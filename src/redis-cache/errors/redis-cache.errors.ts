@@ -75,8 +75,8 @@ export class CacheUnavailableError extends RedisCacheError {
 }
 
 /**
- * A `ContextualCache` was used where no request context exists: a route without the app or device
- * param, or a class that is not a controller handled by `CacheContextInterceptor`.
+ * The injected `ContextualCache` was used where it has no scope: outside an HTTP request, or on a
+ * route without the app or device param.
  */
 export class MissingCacheContextError extends RedisCacheError {}
 

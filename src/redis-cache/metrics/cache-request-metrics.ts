@@ -1,8 +1,5 @@
 import type { Registry } from 'prom-client';
 import { BatchedHistogram, registeredBatched } from './batched-metrics';
-import { cacheOfRequest } from '../context/request-cache.resolver';
-import type { CacheRequest } from '../context/request-cache.resolver';
-import { ScopedCache } from '../scoped-cache';
 import type { ReadOutcome } from '../scoped-cache';
 
 /** HTTP handler latency, from half a millisecond (a cached read) to seconds. */
@@ -14,17 +11,17 @@ export const REQUEST_BUCKETS_SECONDS = [
 const RECORDED = Symbol('redisCacheRequestRecorded');
 
 /** What Express (`route.path`) and Fastify (`routeOptions.url`) tell of the matched route. */
-export type RoutedRequest = NonNullable<CacheRequest> & {
+export type RoutedRequest = {
   route?: { path?: unknown };
   routeOptions?: { url?: unknown };
   [RECORDED]?: true;
 };
 
 /**
- * `{prefix}request_duration_seconds{route,cache}`: handler latency by route pattern (never the URL,
+ * `{prefix}request_duration_seconds{route,cache}`: request latency by route pattern (never the URL,
  * so ids do not become labels) and by what the request's cache reads found (hit, miss, none).
- * Recorded by the module's route binding for every route that uses the cache, at almost no cost,
- * and by `CacheMetricsInterceptor` where you put it (other routes, or all of them).
+ * Recorded by the module's response hook for every request that used the cache, and by
+ * `CacheMetricsInterceptor` where you put it (other routes, or all of them).
  */
 export class CacheRequestMetrics {
   // A batched histogram (plain arithmetic per request, prom-client values at scrape time).
@@ -41,23 +38,18 @@ export class CacheRequestMetrics {
       () =>
         new BatchedHistogram<'route' | 'cache'>(
           name,
-          'Handler latency by route pattern and by what the request’s cache reads found (hit, miss, none).',
+          'Request latency by route pattern and by what the request’s cache reads found (hit, miss, none).',
           [],
           REQUEST_BUCKETS_SECONDS,
         ),
     );
   }
 
-  /** Records the request once, `started` being a `performance.now()` reading. */
-  record(request: RoutedRequest, started: number): void {
+  /** Records the request, once however many recorders see it. */
+  record(request: RoutedRequest, outcome: ReadOutcome, seconds: number): void {
     if (request[RECORDED]) return;
     request[RECORDED] = true;
-    const cache = cacheOfRequest(request);
-    const outcome = cache instanceof ScopedCache ? cache.readOutcome : 'none';
-    this.duration.observe(
-      this.slotsOf(routeOf(request))[outcome],
-      (performance.now() - started) / 1000,
-    );
+    this.duration.observe(this.slotsOf(routeOf(request))[outcome], seconds);
   }
 
   private slotsOf(route: string): Record<ReadOutcome, number> {

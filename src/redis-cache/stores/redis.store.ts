@@ -15,6 +15,7 @@ import type { CacheStore } from './cache-store.interface';
 import { CommandDeadlines } from './command-deadlines';
 import { flatArguments } from './flat-arguments';
 import { RedisAvailability } from './redis-availability';
+import { connectWithin } from './redis-client.factory';
 import type { RedisClient } from './redis-client.factory';
 import { StoreUnavailableError } from './store-errors';
 
@@ -116,6 +117,32 @@ export class RedisStore implements CacheStore {
       client.on('ready', this.onReady);
       if (client.status === 'ready') this.confirmDatabase();
     }
+  }
+
+  /**
+   * A store over `client` once it is ready and on its database, or after `startupWaitMs`, whichever
+   * comes first: without a connection it starts anyway (failing open) and says so once.
+   */
+  static async open(
+    client: RedisClient,
+    options: RedisStoreOptions,
+    startupWaitMs: number,
+  ): Promise<RedisStore> {
+    const store = new RedisStore(client, options);
+    const started = performance.now();
+    let notReady = await connectWithin(client, startupWaitMs);
+    const leftMs = Math.max(0, startupWaitMs - (performance.now() - started));
+    if (!notReady && !(await store.databaseConfirmed(leftMs))) {
+      notReady = 'its database was not confirmed (SELECT refused or unanswered)';
+    }
+    if (notReady) {
+      options.logger.warn(
+        `Redis at ${store.description} is unreachable: ${notReady}. Starting anyway; the cache fails open until Redis answers.`,
+      );
+    } else {
+      options.logger.log(`Using Redis at ${store.description}.`);
+    }
+    return store;
   }
 
   /** Read when logged: a cluster's masters are known only once it has connected. */

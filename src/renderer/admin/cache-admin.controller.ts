@@ -1,17 +1,10 @@
-import {
-  BadRequestException,
-  Controller,
-  Delete,
-  Get,
-  Param,
-  UseFilters,
-  UseGuards,
-} from '@nestjs/common';
+import { Controller, Delete, Get, Param, UseFilters, UseGuards } from '@nestjs/common';
 import {
   ContextualCache,
   CurrentCache,
   InvalidCacheContextError,
   RedisCache,
+  invalidContextBadRequest,
 } from '../../redis-cache';
 import { AdminTokenGuard } from './admin-token.guard';
 import { CacheUnavailableFilter } from './cache-unavailable.filter';
@@ -46,13 +39,7 @@ export class CacheAdminController {
     try {
       return this.redisCache.withContext(ANY_APP, deviceId);
     } catch (error) {
-      if (!(error instanceof InvalidCacheContextError)) throw error;
-      throw new BadRequestException({
-        statusCode: 400,
-        error: 'Bad Request',
-        message: error.message,
-        field: error.field,
-      });
+      throw error instanceof InvalidCacheContextError ? invalidContextBadRequest(error) : error;
     }
   }
 }
