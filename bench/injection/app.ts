@@ -7,7 +7,9 @@ import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo, Server } from 'node:net';
+import { dirname, join } from 'node:path';
 import { Args } from '../support/args';
 import { ALL_INJECTION_VARIANTS, HTTP_ADAPTERS, appModuleFor, startupRequestFor } from './variants';
 import type { HttpAdapter, InjectionVariant } from './variants';
@@ -16,8 +18,16 @@ export interface AppReadyInfo {
   port: number;
   pid: number;
   node: string;
+  /** The NestJS version the app runs on. */
+  nest: string;
   variant: InjectionVariant;
   adapter: HttpAdapter;
+}
+
+/** The version of the `@nestjs/core` this process loaded (NestJS 12 exports no package.json). */
+function nestVersion(): string {
+  const manifest = join(dirname(require.resolve('@nestjs/core')), 'package.json');
+  return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
 }
 
 async function main(): Promise<void> {
@@ -47,6 +57,7 @@ async function main(): Promise<void> {
     port: address.port,
     pid: process.pid,
     node: process.version,
+    nest: nestVersion(),
     variant,
     adapter,
   };

@@ -7,7 +7,7 @@
 // Options: --quick (1 round, 2 s per variant, results to bench/results/), --rounds N (3),
 // --duration S (8), --slice S (2), --warmup S (2), --connections N (50), --nodes 20,24,
 // --adapters fastify,express, --variants a,b (the baseline is always added; diag-* variants only
-// when named), --out DIR, --node-args="--cpu-prof ...", --quiet-cores 0.2, --max-wait S,
+// when named), --nest 12 (the apps on NestJS 12, from the test/nestjs-12 workspace), --out DIR, --node-args="--cpu-prof ...", --quiet-cores 0.2, --max-wait S,
 // --max-foreign-cores 0.3, --retries N (per slice), --no-pin
 import autocannon from 'autocannon';
 import { Args } from '../support/args';
@@ -24,7 +24,7 @@ import { cpuWindow, processCpuMs, waitForQuiet } from '../support/cpu';
 import { describeEnvironment, srcCommit } from '../support/environment';
 import { NODE_MAJORS, resolveNodes } from '../support/nodes';
 import type { NodeRuntime } from '../support/nodes';
-import { benchScript } from '../support/paths';
+import { NESTJS_12_WORKSPACE, benchScript } from '../support/paths';
 import { describePinning, pinnedCommand, pinProcess, SUPPORT_CPU } from '../support/pin';
 import { acquireBenchRedis, BENCH_VALUE } from '../support/redis';
 import type { BenchRedis } from '../support/redis';
@@ -55,6 +55,8 @@ import {
 import type { HttpAdapter, InjectionVariant } from './variants';
 
 interface Settings extends LoadControl {
+  /** Node arguments that put the app processes on NestJS 12 (empty: the root's NestJS 11). */
+  nestArgs: string[];
   durationS: number;
   sliceS: number;
   warmupS: number;
@@ -95,6 +97,7 @@ async function startApp(
     ...pinnedCommand(settings.pin, node.binary, [
       // Nest's FastifyAdapter reads the deprecated maxParamLength accessor: one warning per app.
       '--disable-warning=FSTDEP022',
+      ...settings.nestArgs,
       ...settings.nodeArgs,
       benchScript('injection/app.js'),
       '--variant',
@@ -106,6 +109,10 @@ async function startApp(
     ]),
   );
   running.add(app);
+  const nest = settings.nestArgs.length > 0 ? '12' : '11';
+  if (!app.info.nest.startsWith(`${nest}.`)) {
+    throw new Error(`${variant}: the app runs NestJS ${app.info.nest}, not ${nest}`);
+  }
   const url = `http://127.0.0.1:${app.info.port}${MEASURED_PATH}`;
   await verify(url, variant);
   return { variant, app, url, slices: [], redone: 0 };
@@ -223,13 +230,16 @@ async function main(): Promise<void> {
     'nodes',
     'adapters',
     'variants',
+    'nest',
     'out',
     ...LOAD_CONTROL_OPTIONS,
   ]);
   const quick = args.flag('quick');
   const rounds = args.number('rounds', quick ? 1 : 3);
   const durationS = args.number('duration', quick ? 2 : 8);
+  const [nest] = args.list('nest', ['11'], ['11', '12']);
   const settings: Settings = {
+    nestArgs: nest === '12' ? ['--require', benchScript('support/nestjs-12.js')] : [],
     durationS,
     sliceS: Math.min(args.number('slice', quick ? 2 : 2), durationS),
     warmupS: args.number('warmup', quick ? 1 : 2),
@@ -344,6 +354,7 @@ async function main(): Promise<void> {
       nodes,
       { version: redisVersion, owned: redis.owned },
       measuredSrc,
+      nest === '12' ? NESTJS_12_WORKSPACE : undefined,
     ),
     baseline: BASELINE_VARIANT,
     descriptions: Object.fromEntries(variants.map((v) => [v, INJECTION_VARIANT_DESCRIPTIONS[v]])),

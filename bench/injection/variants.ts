@@ -10,7 +10,14 @@ import type {
 import { Redis } from 'ioredis';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Observable } from 'rxjs';
-import { ContextualCache, CurrentCache, RedisCache, RedisCacheModule } from '../../src';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import {
+  CacheMetricsInterceptor,
+  ContextualCache,
+  CurrentCache,
+  RedisCache,
+  RedisCacheModule,
+} from '../../src';
 import { BENCH_APP, BENCH_DEVICE } from '../support/redis';
 import { BENCH_KEY } from '../support/redis';
 
@@ -39,8 +46,12 @@ export const DIAGNOSTIC_VARIANTS = [
   // The request as a built-in `@Req()` parameter and `withContext()` in the handler: what
   // @CurrentCache() would cost without Nest's custom-parameter path.
   'diag-request-param',
-  // constructor-injected with `asyncLocalStorage: 'always'`: the AsyncLocalStorage path.
-  'diag-constructor-als',
+  // current-cache-decorator with `asyncLocalStorage: 'always'`: what entering the request context
+  // costs an app that does not need it (the module enters it only where something injects the cache).
+  'diag-decorator-context-always',
+  // current-cache-decorator with `CacheMetricsInterceptor` as a global interceptor: what the Nest
+  // interceptor pipeline costs over the module's own response hook.
+  'diag-metrics-interceptor',
   // The baseline handler with one unused `@Req()` parameter: what any handler parameter costs
   // (Nest then runs its async parameter step), the floor for @CurrentCache().
   'diag-raw-with-request-param',
@@ -52,7 +63,7 @@ export const INJECTION_VARIANT_DESCRIPTIONS: Record<InjectionVariant, string> = 
   'current-cache-decorator':
     '`RedisCacheModule.forRoot({ url })`, handler parameter `@CurrentCache() cache: ContextualCache`',
   'constructor-injected':
-    "`ContextualCache` in the controller constructor, `forRoot({ url })` (default `asyncLocalStorage: 'auto'`: the handler runs with a per-request view of the controller as `this`)",
+    '`ContextualCache` in the controller constructor, `forRoot({ url })`: the request context is entered in the adapter hook, the injected cache resolves the request on each call',
   'request-scoped':
     '`forRoot({ url, requestScoped: true })` with constructor injection (true `Scope.REQUEST`)',
   'module-no-cache-route':
@@ -65,8 +76,10 @@ export const INJECTION_VARIANT_DESCRIPTIONS: Record<InjectionVariant, string> = 
     'the module imported; a singleton controller reads through one `ContextualCache` built at start-up (`redisCache.withContext(...)`): the cache layer without any per-request injection',
   'diag-no-cache-route-als-active':
     "`module-no-cache-route`, after one request to the injected controller at start-up, so the module's AsyncLocalStorage is active",
-  'diag-constructor-als':
-    "`constructor-injected` with `forRoot({ url, asyncLocalStorage: 'always' })`: each handler runs in an AsyncLocalStorage context",
+  'diag-decorator-context-always':
+    "`current-cache-decorator` with `forRoot({ url, asyncLocalStorage: 'always' })`: the request context entered for every request though nothing injects the cache",
+  'diag-metrics-interceptor':
+    '`current-cache-decorator` with `CacheMetricsInterceptor` as a global interceptor (`APP_INTERCEPTOR`)',
   'diag-raw-with-request-param':
     'the baseline controller (raw ioredis) with one unused `@Req()` handler parameter',
   'diag-request-param':
@@ -249,11 +262,18 @@ export function appModuleFor(variant: InjectionVariant, url: string): DynamicMod
       };
     case 'diag-raw-with-request-param':
       return { module: BenchAppModule, controllers: [RawWithParamController], ...raw };
-    case 'diag-constructor-als':
+    case 'diag-decorator-context-always':
       return {
         module: BenchAppModule,
         imports: [RedisCacheModule.forRoot({ url, asyncLocalStorage: 'always' })],
-        controllers: [InjectedValueController],
+        controllers: [DecoratorValueController],
+      };
+    case 'diag-metrics-interceptor':
+      return {
+        module: BenchAppModule,
+        imports: [RedisCacheModule.forRoot({ url })],
+        controllers: [DecoratorValueController],
+        providers: [{ provide: APP_INTERCEPTOR, useClass: CacheMetricsInterceptor }],
       };
     case 'request-scoped':
       return {

@@ -28,10 +28,10 @@ const PACKAGES = [
   'autocannon',
 ];
 
-/** The version of an installed package, or 'not installed'. */
-export function installedVersion(name: string): string {
+/** The version of an installed package (in `root`'s node_modules), or 'not installed'. */
+export function installedVersion(name: string, root = repoRoot): string {
   try {
-    const manifest = readFileSync(join(repoRoot, 'node_modules', name, 'package.json'), 'utf8');
+    const manifest = readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8');
     return (JSON.parse(manifest) as { version: string }).version;
   } catch {
     return 'not installed';
@@ -58,6 +58,8 @@ export function describeEnvironment(
   nodes: { major: string; version: string }[],
   redis: { version: string; owned: boolean },
   measuredSrcCommit: string,
+  /** Where the `@nestjs/*` packages measured come from (the NestJS 12 workspace, say). */
+  nestRoot = repoRoot,
 ): EnvironmentInfo {
   const cpuList = cpus();
   return {
@@ -69,7 +71,12 @@ export function describeEnvironment(
     orchestratorNode: process.version,
     nodes: nodes.map(({ major, version }) => ({ major, version })),
     redis,
-    packages: Object.fromEntries(PACKAGES.map((name) => [name, installedVersion(name)])),
+    packages: Object.fromEntries(
+      PACKAGES.map((name) => [
+        name,
+        installedVersion(name, name.startsWith('@nestjs/') ? nestRoot : repoRoot),
+      ]),
+    ),
     srcCommit: measuredSrcCommit,
   };
 }

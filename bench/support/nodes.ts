@@ -4,14 +4,14 @@ import { repoRoot } from './paths';
 
 /** A Node binary the benchmark runs its children with. */
 export interface NodeRuntime {
-  /** The major version asked for: '20' or '24'. */
+  /** The major version asked for: '20', '22' or '24'. */
   readonly major: string;
   readonly binary: string;
   /** `process.version` of that binary, e.g. `v20.20.2`. */
   readonly version: string;
 }
 
-export const NODE_MAJORS = ['20', '24'] as const;
+export const NODE_MAJORS = ['20', '22', '24'] as const;
 
 function versionOf(binary: string): string {
   return execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim();
@@ -27,21 +27,24 @@ function node20(): string {
   return match;
 }
 
-/** Node 24 from `scripts/with-node24.sh`, which installs it into .node24/ on first use. */
-function node24(): string {
-  const script = join(repoRoot, 'scripts', 'with-node24.sh');
-  const result = spawnSync('bash', [script, '--print-node'], {
+/** Node 22 or 24 from `scripts/with-node.sh`, which installs it into .node/<major>/ on first use. */
+function fromRegistry(major: string): string {
+  const script = join(repoRoot, 'scripts', 'with-node.sh');
+  const result = spawnSync('bash', [script, major, '--print-node'], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  if (result.status !== 0) throw new Error(`${script} --print-node failed (${result.status})`);
+  if (result.status !== 0)
+    throw new Error(`${script} ${major} --print-node failed (${result.status})`);
   return result.stdout.trim();
 }
 
 export function resolveNodes(majors: readonly string[]): NodeRuntime[] {
   return majors.map((major) => {
-    const binary = major === '20' ? node20() : major === '24' ? node24() : undefined;
-    if (!binary) throw new Error(`Unsupported Node major ${major}`);
+    if (!(NODE_MAJORS as readonly string[]).includes(major)) {
+      throw new Error(`Unsupported Node major ${major}: use ${NODE_MAJORS.join(', ')}`);
+    }
+    const binary = major === '20' ? node20() : fromRegistry(major);
     const version = versionOf(binary);
     if (!version.startsWith(`v${major}.`)) {
       throw new Error(`${binary} is ${version}, expected Node ${major}`);

@@ -16,3 +16,6 @@ export const repoRoot = findRoot(__dirname);
 
 /** Compiled bench scripts, e.g. `benchScript('injection/app.js')`. */
 export const benchScript = (relative: string): string => join(__dirname, '..', relative);
+
+/** The NestJS 12 workspace: module resolution from here finds its node_modules first. */
+export const NESTJS_12_WORKSPACE = join(repoRoot, 'test', 'nestjs-12');

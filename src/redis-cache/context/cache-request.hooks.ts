@@ -6,25 +6,21 @@ import { CACHE_INJECTION_SETTINGS, REDIS_CACHE_REQUEST_METRICS } from '../redis-
 import type { CacheRequestMetrics } from '../metrics/cache-request-metrics';
 import type { CacheInjectionSettings } from './contextual-cache.providers';
 import { recordRequest } from './request-cache.resolver';
-import type { CacheRequest } from './request-cache.resolver';
 import { runForRequest } from './request-context';
 
-type Hook = 'context' | 'timing';
+type Hook = 'context' | 'responses';
 type Next = (error?: unknown) => void;
-interface FastifyLike {
-  addHook(name: string, hook: (request: object, reply: object, done: Next) => void): unknown;
-}
-type TimedRequest = CacheRequest & { [STARTED]?: number };
+type FastifyHook = (request: object, reply: unknown, done: Next) => void;
 
-const STARTED = Symbol('redisCacheRequestStarted');
 /** The hooks each HTTP adapter has, so apps with several module instances install each once. */
 const installed = new WeakMap<object, Set<Hook>>();
 
 /**
- * Installs, through the HTTP adapter's public hooks, what runs for every request: the request
- * context the injected `ContextualCache` reads (only where something injects it), and the timing
- * of the request metrics (only with metrics on). Each before the routes exist, so each covers the
- * whole of every route: guards, interceptors, pipes, the handler and what runs after it returns.
+ * Installs, through the HTTP adapter's public hooks and before the routes exist, what runs for
+ * every request: the request context the injected `ContextualCache` reads (only where something
+ * injects it), so that it covers guards, interceptors, pipes, the handler and all that runs after
+ * it; and, on Fastify with metrics on, the hook that records the responses of requests that used
+ * the cache (on Express the resolver listens to the response itself).
  */
 @Injectable()
 export class CacheRequestHooks {
@@ -46,8 +42,8 @@ export class CacheRequestHooks {
   install(): void {
     const adapter = this.adapterHost.httpAdapter as HttpServer | undefined;
     if (!adapter) return;
-    if (this.metrics) installOnce(adapter, 'timing');
     if (this.needsContext()) installOnce(adapter, 'context');
+    if (this.metrics) installOnce(adapter, 'responses');
   }
 
   private needsContext(): boolean {
@@ -58,9 +54,9 @@ export class CacheRequestHooks {
       !this.settings.requestScoped &&
       [...this.discovery.getProviders(), ...this.discovery.getControllers()].some(
         (wrapper) =>
-          !wrapper.isDependencyTreeStatic() &&
           wrapper.token !== REQUEST &&
-          wrapper.token !== ContextualCache,
+          wrapper.token !== ContextualCache &&
+          !wrapper.isDependencyTreeStatic(),
       )
     );
   }
@@ -69,15 +65,15 @@ export class CacheRequestHooks {
 function installOnce(adapter: HttpServer, hook: Hook): void {
   const hooks = installed.get(adapter) ?? new Set<Hook>();
   if (hooks.has(hook)) return;
-  hooks.add(hook);
-  installed.set(adapter, hooks);
-  if (adapter.getType() === 'fastify') {
-    const fastify = adapter.getInstance() as FastifyLike;
+  installed.set(adapter, hooks.add(hook));
+  const fastify =
+    adapter.getType() === 'fastify' ? (adapter.getInstance() as FastifyLike) : undefined;
+  if (hook === 'context') {
     // preHandler: after Fastify has routed and read the body, right before Nest's handler.
-    if (hook === 'context') fastify.addHook('preHandler', enterContext);
-    else fastify.addHook('onResponse', recordFastifyResponse);
+    if (fastify) fastify.addHook('preHandler', enterContext);
+    else adapter.use(enterContext);
   } else {
-    adapter.use(hook === 'context' ? enterContext : startExpressTiming);
+    fastify?.addHook('onResponse', recordResponse);
   }
 }
 
@@ -85,22 +81,11 @@ function enterContext(request: object, _response: unknown, next: Next): void {
   runForRequest(request, next);
 }
 
-function recordFastifyResponse(request: object, reply: object, done: Next): void {
-  recordRequest(request, (reply as { elapsedTime: number }).elapsedTime / 1000);
+function recordResponse(request: object, _reply: unknown, done: Next): void {
+  recordRequest(request);
   done();
 }
 
-function startExpressTiming(
-  request: TimedRequest,
-  response: { on(event: 'finish', listener: () => void): unknown },
-  next: Next,
-): void {
-  request[STARTED] = performance.now();
-  response.on('finish', recordExpressResponse);
-  next();
-}
-
-function recordExpressResponse(this: { req: TimedRequest }): void {
-  const request = this.req;
-  recordRequest(request, (performance.now() - (request[STARTED] ?? 0)) / 1000);
+interface FastifyLike {
+  addHook(name: 'preHandler' | 'onResponse', hook: FastifyHook): unknown;
 }

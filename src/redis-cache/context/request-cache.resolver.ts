@@ -17,15 +17,24 @@ export type RouteParams = Record<string, string | undefined> | undefined;
 
 const RESOLVED = Symbol('redisCacheOfRequest');
 
-/** The cache a request resolved first, and from which params (Express replaces them per layer). */
+/**
+ * The cache a request resolved first, from which params (Express replaces them per layer), and
+ * when: its request metrics run from then to the end of its response.
+ */
 interface Resolved {
   readonly resolver: RequestCacheResolver;
   readonly params: RouteParams;
   readonly cache: ContextualCache & Partial<ReadOutcomeSource>;
+  readonly started: number;
 }
 
 /** The request as the resolver sees it, on Express and Fastify alike. */
-export type CacheRequest = RoutedRequest & { params?: RouteParams; [RESOLVED]?: Resolved };
+export type CacheRequest = RoutedRequest & {
+  params?: RouteParams;
+  /** Express's response; Fastify's are recorded by an onResponse hook. */
+  res?: { on(event: 'finish', listener: (this: { req: CacheRequest }) => void): unknown };
+  [RESOLVED]?: Resolved;
+};
 
 /**
  * Turns a request's route params into this module instance's `ContextualCache`: the one rule
@@ -61,7 +70,9 @@ export class RequestCacheResolver {
     const cache = this.resolveParams(params);
     // The first module instance a request uses keeps the slot; the metrics read it.
     if (!resolved || resolved.resolver === this) {
-      request[RESOLVED] = { resolver: this, params, cache };
+      const started = this.metrics ? performance.now() : 0;
+      request[RESOLVED] = { resolver: this, params, cache, started };
+      if (this.metrics && !resolved) request.res?.on('finish', recordExpressResponse);
     }
     return cache;
   }
@@ -98,8 +109,18 @@ export function readOutcomeOf(request: CacheRequest): ReadOutcome {
   return request[RESOLVED]?.cache.readOutcome ?? 'none';
 }
 
-/** Records a finished request in the metrics of the module instance whose cache it used first. */
-export function recordRequest(request: CacheRequest, seconds: number): void {
+/**
+ * Records a request that used the cache, once its response has ended, in the metrics of the module
+ * instance whose cache it used first: from that first use to the end of the response.
+ */
+export function recordRequest(request: CacheRequest): void {
   const resolved = request[RESOLVED];
-  resolved?.resolver.metrics?.record(request, readOutcomeOf(request), seconds);
+  const metrics = resolved?.resolver.metrics;
+  if (!metrics) return;
+  const seconds = (performance.now() - resolved.started) / 1000;
+  metrics.record(request, resolved.cache.readOutcome ?? 'none', seconds);
+}
+
+function recordExpressResponse(this: { req: CacheRequest }): void {
+  recordRequest(this.req);
 }

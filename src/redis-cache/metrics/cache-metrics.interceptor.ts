@@ -28,7 +28,11 @@ export class CacheMetricsInterceptor implements NestInterceptor {
       .handle()
       .pipe(
         finalize(() =>
-          metrics.record(request, readOutcomeOf(request), (performance.now() - started) / 1000),
+          metrics.recordHandled(
+            request,
+            readOutcomeOf(request),
+            (performance.now() - started) / 1000,
+          ),
         ),
       );
   }

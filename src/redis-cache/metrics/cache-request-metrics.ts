@@ -2,7 +2,7 @@ import type { Registry } from 'prom-client';
 import { BatchedHistogram, registeredBatched } from './batched-metrics';
 import type { ReadOutcome } from '../scoped-cache';
 
-/** HTTP handler latency, from half a millisecond (a cached read) to seconds. */
+/** Request latency, from half a millisecond (a cached read) to seconds. */
 export const REQUEST_BUCKETS_SECONDS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 ];
@@ -38,17 +38,26 @@ export class CacheRequestMetrics {
       () =>
         new BatchedHistogram<'route' | 'cache'>(
           name,
-          'Request latency by route pattern and by what the request’s cache reads found (hit, miss, none).',
+          'Latency of requests that use the cache, from their first use of it to the end of the response, by route pattern and by what its reads found (hit, miss, none).',
           [],
           REQUEST_BUCKETS_SECONDS,
         ),
     );
   }
 
-  /** Records the request, once however many recorders see it. */
+  /** Records a request that used the cache, unless `CacheMetricsInterceptor` has already. */
   record(request: RoutedRequest, outcome: ReadOutcome, seconds: number): void {
+    if (!request[RECORDED]) this.observe(request, outcome, seconds);
+  }
+
+  /** Records a request from `CacheMetricsInterceptor` and marks it recorded. */
+  recordHandled(request: RoutedRequest, outcome: ReadOutcome, seconds: number): void {
     if (request[RECORDED]) return;
     request[RECORDED] = true;
+    this.observe(request, outcome, seconds);
+  }
+
+  private observe(request: RoutedRequest, outcome: ReadOutcome, seconds: number): void {
     this.duration.observe(this.slotsOf(routeOf(request))[outcome], seconds);
   }
 
