@@ -1,6 +1,7 @@
 // Prometheus metrics recorded by the cache itself, on a real Redis, and served by the renderer.
 import { spawnSync } from 'node:child_process';
-import { Controller, Get, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, StreamableFile, UseInterceptors } from '@nestjs/common';
+import { Readable } from 'node:stream';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import type { TestingModule } from '@nestjs/testing';
@@ -344,6 +345,43 @@ describe('request metrics', () => {
       return { hit: (await cache.get('k')).found };
     }
   }
+
+  @Controller()
+  class StreamingController {
+    /** The body streams for 300 ms after the handler has returned. */
+    @Get('streamed/:appId/:deviceId')
+    async streamed(@CurrentCache() cache: ContextualCache) {
+      await cache.get('k');
+      async function* body() {
+        yield 'first ';
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        yield 'last';
+      }
+      return new StreamableFile(Readable.from(body()));
+    }
+  }
+
+  it.each(HTTP_ADAPTERS)(
+    '%s: times a request to the end of its response, a streamed body included',
+    async (adapter) => {
+      const registry = new Registry();
+      const app = await createHttpApp(adapter, {
+        imports: [RedisCacheModule.forRoot({ store: 'memory', metrics: { registry } })],
+        controllers: [StreamingController],
+      });
+      await request(app.getHttpServer()).get('/streamed/clock/d1').expect(200);
+      const labels = { route: '/streamed/:appId/:deviceId', cache: 'miss' };
+      await pollUntil(async () =>
+        expect(await valueOf(registry, 'matrx_cache_request_duration_seconds_count', labels)).toBe(
+          1,
+        ),
+      );
+      const seconds = await valueOf(registry, 'matrx_cache_request_duration_seconds_sum', labels);
+      expect(seconds).toBeGreaterThanOrEqual(0.29);
+      expect(seconds).toBeLessThan(5);
+      await app.close();
+    },
+  );
 
   @Controller()
   class NoCacheController {

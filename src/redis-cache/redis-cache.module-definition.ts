@@ -10,16 +10,15 @@ export interface RedisCacheModuleExtras {
   /** More providers for the module, e.g. ones the async `useFactory` injects. @default [] */
   extraProviders: Provider[];
   /**
-   * Make the injected `ContextualCache` a true `Scope.REQUEST` provider. Every controller that
-   * injects it becomes request-scoped too, which costs throughput. @default false
+   * Make the injected `ContextualCache` a true `Scope.REQUEST` provider. Every class that injects
+   * it becomes request-scoped too, which costs throughput. @default false
    */
   requestScoped: boolean;
   /**
-   * How controllers that inject `ContextualCache` follow the request. `'auto'`: each handler runs
-   * with a per-request view of its controller as `this`, whose cache properties are the request's
-   * cache, and in an AsyncLocalStorage context only where that view cannot reach every use (see the
-   * README). `'always'`: always the AsyncLocalStorage context (on Node 20 it slows every `await` in
-   * the process once created). @default 'auto'
+   * When the module enters the request context the injected `ContextualCache` reads. `'auto'`:
+   * where some class injects it (or is request-scoped). `'always'`: for every request, for caches
+   * looked up at run time (`moduleRef.resolve(ContextualCache)`); on Node 20 and 22 an active
+   * AsyncLocalStorage slows every `await` in the process. @default 'auto'
    */
   asyncLocalStorage: 'auto' | 'always';
 }

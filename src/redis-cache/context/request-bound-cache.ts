@@ -4,9 +4,8 @@ import type { CacheLookup } from '../redis-cache.interfaces';
 
 /**
  * A `ContextualCache` that holds no scope of its own: each call goes to the cache `resolve` gives
- * at that moment (the current request's). One object serves every request, so a controller or
- * service may keep it, hand it to helpers or capture it anywhere. A call that cannot be resolved
- * rejects (or, for the synchronous members, throws) with the resolver's error.
+ * at that moment (the current request's), so one object serves every request and may be kept
+ * anywhere. Where there is none, the async members reject and the others throw the resolver's error.
  */
 export class RequestBoundCache extends ContextualCache {
   constructor(private readonly resolve: () => ContextualCache) {
@@ -30,44 +29,36 @@ export class RequestBoundCache extends ContextualCache {
   }
 
   get(key: string): Promise<CacheLookup> {
-    const cache = this.resolveOrReject();
-    return cache instanceof Promise ? cache : cache.get(key);
+    return this.call((cache) => cache.get(key));
   }
 
   set(key: string, value: string | Buffer, ttlSeconds?: number): Promise<void> {
-    const cache = this.resolveOrReject();
-    return cache instanceof Promise ? cache : cache.set(key, value, ttlSeconds);
+    return this.call((cache) => cache.set(key, value, ttlSeconds));
   }
 
   delete(key: string): Promise<boolean> {
-    const cache = this.resolveOrReject();
-    return cache instanceof Promise ? cache : cache.delete(key);
+    return this.call((cache) => cache.delete(key));
   }
 
   getOrSet(key: string, loader: CacheLoader, ttlSeconds?: number): Promise<Buffer> {
-    const cache = this.resolveOrReject();
-    return cache instanceof Promise ? cache : cache.getOrSet(key, loader, ttlSeconds);
+    return this.call((cache) => cache.getOrSet(key, loader, ttlSeconds));
   }
 
   flushApp(): Promise<number> {
-    const cache = this.resolveOrReject();
-    return cache instanceof Promise ? cache : cache.flushApp();
+    return this.call((cache) => cache.flushApp());
   }
 
   flushDevice(): Promise<number> {
-    const cache = this.resolveOrReject();
-    return cache instanceof Promise ? cache : cache.flushDevice();
+    return this.call((cache) => cache.flushDevice());
   }
 
   stats(): Promise<number> {
-    const cache = this.resolveOrReject();
-    return cache instanceof Promise ? cache : cache.stats();
+    return this.call((cache) => cache.stats());
   }
 
-  /** Async members reject, as any async method does, rather than throw. */
-  private resolveOrReject(): ContextualCache | Promise<never> {
+  private call<T>(operation: (cache: ContextualCache) => Promise<T>): Promise<T> {
     try {
-      return this.resolve();
+      return operation(this.resolve());
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
