@@ -19,7 +19,3 @@ export function currentRequest(): object | undefined {
   return storage?.getStore();
 }
 
-/** Whether this process has created its AsyncLocalStorage (for tests and diagnostics). */
-export function requestContextCreated(): boolean {
-  return storage !== undefined;
-}
