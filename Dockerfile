@@ -1,27 +1,44 @@
+# The renderer service (apps/renderer), built from the repository root: it depends on the library
+# at the root through the npm workspace, as a user's app depends on the published package.
+
 # Build stage: dev dependencies (TypeScript) are needed to compile, but never ship.
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 
-# Manifests first, so the dependency layer stays cached until they change.
+# Manifests first (the root and every workspace, which npm ci checks against the lockfile), so the
+# dependency layer stays cached until they change.
 COPY package.json package-lock.json ./
+COPY apps/renderer/package.json ./apps/renderer/
+COPY bench/package.json ./bench/
+COPY test/nestjs-12/package.json ./test/nestjs-12/
+COPY test/ioredis-6/package.json ./test/ioredis-6/
 RUN npm ci --no-audit --no-fund
 
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY src ./src
-RUN npm run build
+COPY apps/renderer/tsconfig.json apps/renderer/tsconfig.build.json ./apps/renderer/
+COPY apps/renderer/src ./apps/renderer/src
+RUN npm run build:renderer
 
-# Runtime stage: production dependencies and the compiled output only.
+# Runtime stage: production dependencies of the renderer and the library, and the compiled output.
 FROM node:24-bookworm-slim AS runtime
 # Libraries read NODE_ENV; npm skips devDependencies with it too (--omit=dev says so explicitly).
 ENV NODE_ENV=production
 WORKDIR /app
 
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund \
+COPY apps/renderer/package.json ./apps/renderer/
+COPY bench/package.json ./bench/
+COPY test/nestjs-12/package.json ./test/nestjs-12/
+COPY test/ioredis-6/package.json ./test/ioredis-6/
+# No scripts: the library's prepack build needs the dev dependencies, and its build comes below.
+RUN npm ci --omit=dev --workspace apps/renderer --include-workspace-root --ignore-scripts \
+    --no-audit --no-fund \
   && npm cache clean --force
 
 # Files stay root-owned: the service only reads them, so a compromised process cannot rewrite them.
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/apps/renderer/dist ./apps/renderer/dist
 
 # The image's built-in unprivileged user.
 USER node
@@ -39,4 +56,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
 STOPSIGNAL SIGTERM
 
 # Exec form: node is PID 1 and receives the stop signal itself (no shell in between).
-CMD ["node", "dist/main.js"]
+CMD ["node", "apps/renderer/dist/main.js"]

@@ -6,12 +6,13 @@ import tseslint from 'typescript-eslint';
 export default tseslint.config(
   {
     ignores: [
-      'dist/**',
-      'bench/dist/**',
+      '**/dist/**',
       'coverage/**',
       'node_modules/**',
       'eslint.config.mjs',
-      '**/jest.config.js',
+      '**/jest*.config.js',
+      // Compiled inside the fresh apps scripts/consumer-check.sh installs, against the packed library.
+      'test/consumer/**',
     ],
   },
   eslint.configs.recommended,
@@ -27,7 +28,13 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**/*.ts', 'src/**/*.spec.ts', 'bench/**/*.ts'],
+    files: [
+      'test/**/*.ts',
+      'src/**/*.spec.ts',
+      'bench/**/*.ts',
+      'apps/*/test/**/*.ts',
+      'apps/*/src/**/*.spec.ts',
+    ],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',

@@ -1,9 +1,12 @@
-// Unit specs sit next to the code (src, *.spec.ts); end-to-end suites in test/ use a real Redis.
+// The library's unit specs (src, *.spec.ts) and end-to-end suites (test/, on a real Redis).
+// The renderer has its own (apps/renderer/jest.config.js); `npm test` runs both.
 module.exports = {
   rootDir: '.',
+  roots: ['<rootDir>/src', '<rootDir>/test'],
   testEnvironment: 'node',
   moduleFileExtensions: ['ts', 'js', 'json'],
   testRegex: '(src|test)/.*\\.(spec|e2e-spec)\\.ts$',
+  testPathIgnorePatterns: ['/node_modules/'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
   },

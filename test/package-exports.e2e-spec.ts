@@ -1,38 +1,112 @@
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+// What `npm pack` would publish: the library's build only, with types, sourcemaps that carry their
+// sources, README and LICENSE; peer dependencies for what the application brings. Packed from a
+// copy of the manifest beside a fresh build, so dist/ is never touched.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildInto, repoRoot as root } from './support/build';
 
-/** Every file under `dir`, relative to it. */
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' });
+interface PackedFile {
+  path: string;
 }
 
-describe('the package root export', () => {
-  let outDir: string;
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+describe('the published package', () => {
+  let staging: string;
+  let files: string[];
 
   beforeAll(() => {
-    outDir = buildInto('package-exports');
-  }, 120_000);
+    const dist = buildInto('package-exports');
+    staging = `${dist}-staging`;
+    mkdirSync(staging);
+    renameSync(dist, join(staging, 'dist'));
+    for (const file of ['package.json', 'README.md', 'LICENSE'])
+      copyFileSync(join(root, file), join(staging, file));
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      cwd: staging,
+      encoding: 'utf8',
+    });
+    files = (JSON.parse(out) as [{ files: PackedFile[] }])[0].files.map((file) => file.path);
+  }, 180_000);
 
-  afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+  afterAll(() => rmSync(staging, { recursive: true, force: true }));
 
-  it('points main, types and exports into dist/', () => {
-    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-    expect(pkg.main).toBe('dist/index.js');
-    expect(pkg.types).toBe('dist/index.d.ts');
-    expect(pkg.exports['.']).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' });
-    expect(existsSync(join(outDir, 'index.js'))).toBe(true);
-    expect(existsSync(join(outDir, 'index.d.ts'))).toBe(true);
+  it('is publishable, built before packing, and says which Node it is tested on', () => {
+    expect(manifest.private).toBeUndefined();
+    expect(manifest.license).toBe('MIT');
+    expect(manifest.scripts.prepack).toMatch(/build/);
+    expect(manifest.engines.node).toMatch(/^>=\d+/);
   });
 
-  it('gives the public API from the built entry point', () => {
+  it('ships the build, README and LICENSE and nothing else', () => {
+    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json']));
+    const others = files.filter(
+      (file) =>
+        !['LICENSE', 'README.md', 'package.json'].includes(file) && !file.startsWith('dist/'),
+    );
+    expect(others).toEqual([]);
+    expect(files.filter((file) => /\.spec\.|e2e-spec|tsbuildinfo/.test(file))).toEqual([]);
+    expect(files.filter((file) => /renderer|bench|main\.js|tracing\.js$/.test(file))).toEqual([]);
+  });
+
+  it('has a file for each export, with its types', () => {
+    for (const [entry, target] of Object.entries<unknown>(manifest.exports)) {
+      if (typeof target === 'string') {
+        expect({ entry, shipped: files.includes(target.replace(/^\.\//, '')) }).toEqual({
+          entry,
+          shipped: true,
+        });
+        continue;
+      }
+      const { types, default: main } = target as { types: string; default: string };
+      for (const file of [types, main])
+        expect({ entry, file, shipped: files.includes(file.replace(/^\.\//, '')) }).toEqual({
+          entry,
+          file,
+          shipped: true,
+        });
+    }
+    expect(Object.keys(manifest.exports)).toEqual(['.', './terminus', './package.json']);
+    // TypeScript's node10 resolution (what `nest new` sets up) reads typesVersions, not exports.
+    expect(manifest.typesVersions['*'].terminus).toEqual([manifest.exports['./terminus'].types]);
+  });
+
+  it('ships sourcemaps that carry their sources (src/ is not published)', () => {
+    const maps = files.filter((file) => file.endsWith('.js.map'));
+    expect(maps.length).toBeGreaterThan(20);
+    for (const file of maps) {
+      const map = JSON.parse(readFileSync(join(staging, file), 'utf8')) as {
+        sources: string[];
+        sourcesContent?: (string | null)[];
+      };
+      const complete =
+        map.sourcesContent?.length === map.sources.length &&
+        map.sourcesContent.every((content) => typeof content === 'string' && content.length > 0);
+      expect({ file, complete }).toEqual({ file, complete: true });
+    }
+  });
+
+  it('leaves Nest, ioredis, prom-client and OpenTelemetry to the application as peers', () => {
+    const peers = manifest.peerDependencies as Record<string, string>;
+    expect(peers['@nestjs/common']).toBe('^11.0.0 || ^12.0.0');
+    expect(peers['@nestjs/core']).toBe('^11.0.0 || ^12.0.0');
+    for (const name of ['ioredis', 'prom-client', '@opentelemetry/api', 'reflect-metadata', 'rxjs'])
+      expect({ name, peer: name in peers }).toEqual({ name, peer: true });
+    expect(manifest.peerDependenciesMeta['@nestjs/terminus']).toEqual({ optional: true });
+    const runtime = Object.keys(manifest.dependencies as Record<string, string>);
+    expect(runtime.filter((name) => name in peers || name.startsWith('@nestjs/'))).toEqual([]);
+  });
+
+  it('gives the public API from the built entry points', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const api = require(join(outDir, 'index.js')) as Record<string, unknown>;
+    const api = require(join(staging, 'dist', 'index.js')) as Record<string, unknown>;
     const expected = [
       'RedisCacheModule',
       'RedisCache',
       'ContextualCache',
       'CurrentCache',
+      'InjectRedisClient',
       'invalidContextBadRequest',
       'redisCacheOptionsFromEnv',
       'resolveRedisCacheOptions',
@@ -50,6 +124,9 @@ describe('the package root export', () => {
     ];
     for (const name of expected)
       expect({ name, defined: api[name] !== undefined }).toEqual({ name, defined: true });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const health = require(join(staging, 'dist', 'health', 'index.js')) as Record<string, unknown>;
+    expect(typeof health.RedisCacheHealthIndicator).toBe('function');
     const { RedisCache } = api as {
       RedisCache: {
         inMemory(): { withContext(a: string, d: string): { keyFor(k: string): string } };
@@ -58,10 +135,5 @@ describe('the package root export', () => {
     expect(RedisCache.inMemory().withContext('clock', 'device123').keyFor('weather_data')).toBe(
       '/clock/device123/weather_data',
     );
-  });
-
-  it('leaves tests out of the build', () => {
-    const files = filesUnder(outDir);
-    expect(files.filter((file) => /\.spec\.|e2e-spec|^test\//.test(file))).toEqual([]);
   });
 });

@@ -8,9 +8,9 @@ import {
   RedisCache,
   RedisCacheConfigError,
   redisCacheOptionsFromEnv,
-} from '../src/redis-cache';
-import type { RedisCacheModuleOptions } from '../src/redis-cache';
-import { LOCK_KEY_PREFIX } from '../src/redis-cache/stampede/stampede-guard';
+} from '../src';
+import type { RedisCacheModuleOptions } from '../src';
+import { LOCK_KEY_PREFIX } from '../src/stampede/stampede-guard';
 import {
   SecureRedisServer,
   everything,

@@ -2,8 +2,8 @@
 // a CA, a server certificate for 127.0.0.1 and localhost, client certificates. The cache verifies
 // the server, presents its certificate where one is required, and fails open when either side's
 // certificate is not trusted, without ever showing a password or a private key.
-import { RedisCacheConfigError, redisCacheOptionsFromEnv } from '../src/redis-cache';
-import type { RedisCacheModuleOptions } from '../src/redis-cache';
+import { RedisCacheConfigError, redisCacheOptionsFromEnv } from '../src';
+import type { RedisCacheModuleOptions } from '../src';
 import {
   SecureRedisServer,
   everything,

@@ -4,9 +4,9 @@
 import { Test } from '@nestjs/testing';
 import type { TestingModule } from '@nestjs/testing';
 import { Cluster } from 'ioredis';
-import { RedisCache, RedisCacheModule } from '../src/redis-cache';
-import type { ContextualCache, RedisCacheModuleOptions } from '../src/redis-cache';
-import { REDIS_CACHE_CLIENT } from '../src/redis-cache/redis-cache.constants';
+import { RedisCache, RedisCacheModule } from '../src';
+import type { ContextualCache, RedisCacheModuleOptions } from '../src';
+import { REDIS_CACHE_CLIENT } from '../src/redis-cache.constants';
 import { RedisClusterProcess } from './support/redis-cluster';
 import { withRedis } from './support/redis-process';
 import { RedisSentinelSet } from './support/redis-sentinel';

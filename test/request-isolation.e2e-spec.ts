@@ -37,7 +37,7 @@ import request from 'supertest';
 import type { Response } from 'supertest';
 import { ContextualCache, CurrentCache, RedisCacheModule } from '../src';
 import type { CacheLookup, RedisCacheModuleOptions } from '../src';
-import { currentRequest } from '../src/redis-cache/context/request-context';
+import { currentRequest } from '../src/context/request-context';
 import { Gates } from './support/gates';
 import { HTTP_ADAPTERS, createHttpApp } from './support/http-app';
 import { redisForSuite } from './support/redis-target';

@@ -8,9 +8,9 @@ import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { RedisCache } from '../../src';
-import { PrometheusCacheMetrics } from '../../src/redis-cache/metrics/prometheus-cache-metrics';
-import { REDIS_CACHE_DEFAULTS } from '../../src/redis-cache/redis-cache.options';
-import { RedisStore } from '../../src/redis-cache/stores/redis.store';
+import { PrometheusCacheMetrics } from '../../src/metrics/prometheus-cache-metrics';
+import { REDIS_CACHE_DEFAULTS } from '../../src/redis-cache.options';
+import { RedisStore } from '../../src/stores/redis.store';
 import { Args } from '../support/args';
 import { BENCH_VALUE } from '../support/redis';
 import {

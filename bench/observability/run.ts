@@ -1,7 +1,7 @@
 // What observability costs the renderer's cached render route:
 //   npx tsc -p bench/tsconfig.json && node bench/dist/bench/observability/run.js [--quick]
 //
-// Builds src/ once into a temp dir under node_modules/.cache (never dist/). Per round: every
+// Builds the library into dist/ and the renderer once into a temp dir. Per round: every
 // variant (bench/observability/variants.ts) is its own `node main.js` process, pinned to cpu 0,
 // started fresh, checked (200, X-Cache: HIT) and warmed up; then autocannon (in this process,
 // pinned to cpu 1 with redis-server and the OTLP sink) loads them in turn in slices, the order
@@ -104,20 +104,23 @@ let redisAffinity: { pid: number; mask: string } | undefined;
 // Build, processes, Redis
 // ---------------------------------------------------------------------------------------------
 
-/** `npm run build`'s compilation into a fresh dir under node_modules/.cache (finds node_modules). */
+/**
+ * `npm run build:renderer`'s compilation: the library into dist/ (the renderer imports the built
+ * package, as a user's app does), the renderer into a fresh dir under its own node_modules/.cache
+ * (so it finds the packages only it depends on).
+ */
 function buildService(): string {
-  const cache = join(repoRoot, 'node_modules', '.cache');
+  const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
+    cwd: repoRoot,
+    stdio: 'pipe',
+  });
+  const cache = join(repoRoot, 'apps', 'renderer', 'node_modules', '.cache');
   mkdirSync(cache, { recursive: true });
   const outDir = mkdtempSync(join(cache, 'observability-bench-'));
   execFileSync(
     process.execPath,
-    [
-      join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'),
-      '-p',
-      'tsconfig.build.json',
-      '--outDir',
-      outDir,
-    ],
+    [tsc, '-p', join('apps', 'renderer', 'tsconfig.build.json'), '--outDir', outDir],
     { cwd: repoRoot, stdio: 'pipe' },
   );
   return outDir;
@@ -519,10 +522,11 @@ async function main(): Promise<void> {
   const variants = OBSERVABILITY_VARIANTS.filter(
     (v) => v === BASELINE_VARIANT || chosen.includes(v),
   );
-  const [node] = resolveNodes(['20']);
+  // The renderer's OpenTelemetry packages need Node 22.15+; production runs Node 24.
+  const [node] = resolveNodes(['24']);
 
   const measuredSrc = srcCommit();
-  console.log(`Building src/ (${measuredSrc}) into node_modules/.cache …`);
+  console.log(`Building the library (${measuredSrc}) and the renderer …`);
   buildDir = buildService();
 
   const admin = new Redis(settings.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });

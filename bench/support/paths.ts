@@ -1,15 +1,21 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-/** The repository root: the nearest folder above this file with a package.json. */
+/** The repository root: the nearest folder above this file whose package.json has workspaces. */
 function findRoot(start: string): string {
   let dir = start;
-  while (!existsSync(join(dir, 'package.json'))) {
+  while (!isWorkspaceRoot(dir)) {
     const parent = dirname(dir);
     if (parent === dir) throw new Error(`No package.json above ${start}`);
     dir = parent;
   }
   return dir;
+}
+
+function isWorkspaceRoot(dir: string): boolean {
+  const manifest = join(dir, 'package.json');
+  if (!existsSync(manifest)) return false;
+  return 'workspaces' in (JSON.parse(readFileSync(manifest, 'utf8')) as object);
 }
 
 export const repoRoot = findRoot(__dirname);

@@ -6,7 +6,7 @@
 //     --redis redis://127.0.0.1:6379 --duration 5 --slice 0.5
 import { Command, Redis } from 'ioredis';
 import { RedisCache } from '../../src';
-import { CommandDeadlines } from '../../src/redis-cache/stores/command-deadlines';
+import { CommandDeadlines } from '../../src/stores/command-deadlines';
 import { Args } from '../support/args';
 import { BENCH_APP, BENCH_DEVICE, BENCH_KEY, BENCH_VALUE } from '../support/redis';
 import { rotate, sleep } from '../support/stats';

@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const OPENSSL = '/usr/bin/openssl';
+/** The openssl CLI on PATH (OPENSSL names another); .ci/run installs Debian's when it is missing. */
+const OPENSSL = process.env.OPENSSL ?? 'openssl';
 
 /** A certificate and its private key, as PEM files and as their text. */
 export interface CertificatePair {
@@ -67,7 +68,16 @@ export function createTlsCertificates(): TlsCertificates {
 }
 
 function openssl(args: string[]): void {
-  execFileSync(OPENSSL, args, { stdio: 'pipe' });
+  try {
+    execFileSync(OPENSSL, args, { stdio: 'pipe' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new Error(
+        `The TLS tests make their certificates with the openssl CLI, and "${OPENSSL}" was not found: install openssl (apt-get install openssl) or set OPENSSL to its path.`,
+      );
+    }
+    throw error;
+  }
 }
 
 const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];

@@ -3,20 +3,13 @@
 import { Logger } from '@nestjs/common';
 import { Registry } from 'prom-client';
 import type { Counter } from 'prom-client';
-import type { CacheLookup } from '../../../src/redis-cache/redis-cache.interfaces';
-import { PrometheusCacheMetrics } from '../../../src/redis-cache/metrics/prometheus-cache-metrics';
-import {
-  cacheSettingsOf,
-  REDIS_CACHE_LOGGER_CONTEXT,
-  RedisCache,
-} from '../../../src/redis-cache/redis-cache';
-import { resolveRedisCacheOptions } from '../../../src/redis-cache/redis-cache.options';
-import {
-  connectWithin,
-  createRedisClient,
-} from '../../../src/redis-cache/stores/redis-client.factory';
-import { RedisStore } from '../../../src/redis-cache/stores/redis.store';
-import { CacheTracer } from '../../../src/redis-cache/tracing/cache-tracer';
+import type { CacheLookup } from '../../../src/redis-cache.interfaces';
+import { PrometheusCacheMetrics } from '../../../src/metrics/prometheus-cache-metrics';
+import { cacheSettingsOf, REDIS_CACHE_LOGGER_CONTEXT, RedisCache } from '../../../src/redis-cache';
+import { resolveRedisCacheOptions } from '../../../src/redis-cache.options';
+import { connectWithin, createRedisClient } from '../../../src/stores/redis-client.factory';
+import { RedisStore } from '../../../src/stores/redis.store';
+import { CacheTracer } from '../../../src/tracing/cache-tracer';
 import { BENCH_APP, BENCH_DEVICE, BENCH_KEY, BENCH_VALUE } from '../../support/redis';
 import { CACHE_HIT_KEY, CACHE_MISS_KEY, CACHE_SET_KEY, SET_TTL_SECONDS } from '../variants';
 import type { LibraryOperation } from '../variants';
