@@ -12,7 +12,8 @@ COPY apps/renderer/package.json ./apps/renderer/
 COPY bench/package.json ./bench/
 COPY test/nestjs-12/package.json ./test/nestjs-12/
 COPY test/ioredis-6/package.json ./test/ioredis-6/
-RUN npm ci --no-audit --no-fund
+# No scripts yet: the library's prepare script builds it, and its sources come below.
+RUN npm ci --ignore-scripts --no-audit --no-fund
 
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY src ./src
@@ -31,7 +32,7 @@ COPY apps/renderer/package.json ./apps/renderer/
 COPY bench/package.json ./bench/
 COPY test/nestjs-12/package.json ./test/nestjs-12/
 COPY test/ioredis-6/package.json ./test/ioredis-6/
-# No scripts: the library's prepack build needs the dev dependencies, and its build comes below.
+# No scripts: the library's prepare build needs the dev dependencies, and its build comes below.
 RUN npm ci --omit=dev --workspace apps/renderer --include-workspace-root --ignore-scripts \
     --no-audit --no-fund \
   && npm cache clean --force

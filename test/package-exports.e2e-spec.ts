@@ -35,7 +35,8 @@ describe('the published package', () => {
   it('is publishable, built before packing, and says which Node it is tested on', () => {
     expect(manifest.private).toBeUndefined();
     expect(manifest.license).toBe('MIT');
-    expect(manifest.scripts.prepack).toMatch(/build/);
+    // prepare, not prepack: npm runs only prepare when it installs the package from git.
+    expect(manifest.scripts.prepare).toMatch(/build/);
     expect(manifest.engines.node).toMatch(/^>=\d+/);
   });
 

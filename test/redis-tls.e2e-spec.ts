@@ -26,8 +26,8 @@ let secrets: string[];
 
 const keyLine = (pem: string) => pem.split('\n')[2];
 
-beforeAll(() => {
-  certificates = createTlsCertificates();
+beforeAll(async () => {
+  certificates = await createTlsCertificates();
   secrets = [
     PASSWORD,
     WRONG_PASSWORD,

@@ -1,11 +1,18 @@
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  BasicConstraintsExtension,
+  ExtendedKeyUsage,
+  ExtendedKeyUsageExtension,
+  KeyUsageFlags,
+  KeyUsagesExtension,
+  PemConverter,
+  SubjectAlternativeNameExtension,
+  X509CertificateGenerator,
+} from '@peculiar/x509';
+import type { Extension } from '@peculiar/x509';
+import { randomBytes, webcrypto } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-/** The openssl CLI on PATH (OPENSSL names another); .ci/run installs Debian's when it is missing. */
-const OPENSSL = process.env.OPENSSL ?? 'openssl';
 
 /** A certificate and its private key, as PEM files and as their text. */
 export interface CertificatePair {
@@ -33,32 +40,38 @@ export interface TlsCertificates {
   dispose(): void;
 }
 
-/** Makes the certificates with the openssl CLI (EC P-256 keys: fast to generate). */
-export function createTlsCertificates(): TlsCertificates {
+/**
+ * Makes the certificates in process with @peculiar/x509 over Node's WebCrypto (ECDSA P-256 keys:
+ * fast to generate), and writes them as PEM files for redis-server.
+ */
+export async function createTlsCertificates(): Promise<TlsCertificates> {
   const dir = mkdtempSync(join(tmpdir(), 'redis-cache-tls-'));
   try {
-    const ca = selfSignedCa(dir, 'ca', 'redis-cache-test-ca');
-    const untrustedCa = selfSignedCa(dir, 'untrusted-ca', 'redis-cache-untrusted-ca');
-    const server = signed(dir, 'server', ca, 'localhost', [
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      'extendedKeyUsage=serverAuth',
+    const ca = await selfSignedCa(dir, 'ca', 'redis-cache-test-ca');
+    const untrustedCa = await selfSignedCa(dir, 'untrusted-ca', 'redis-cache-untrusted-ca');
+    const server = await signed(dir, 'server', ca, 'localhost', [
+      new SubjectAlternativeNameExtension([
+        { type: 'ip', value: '127.0.0.1' },
+        { type: 'dns', value: 'localhost' },
+      ]),
+      new ExtendedKeyUsageExtension([ExtendedKeyUsage.serverAuth]),
     ]);
-    const clientExtensions = ['extendedKeyUsage=clientAuth'];
-    const client = signed(dir, 'client', ca, 'renderer-client', clientExtensions);
-    const untrustedClient = signed(
+    const clientUsage = () => [new ExtendedKeyUsageExtension([ExtendedKeyUsage.clientAuth])];
+    const client = await signed(dir, 'client', ca, 'renderer-client', clientUsage());
+    const untrustedClient = await signed(
       dir,
       'untrusted-client',
       untrustedCa,
       'renderer-client',
-      clientExtensions,
+      clientUsage(),
     );
     return {
       dir,
-      ca,
-      server,
-      client,
-      untrustedCa,
-      untrustedClient,
+      ca: ca.pair,
+      server: server.pair,
+      client: client.pair,
+      untrustedCa: untrustedCa.pair,
+      untrustedClient: untrustedClient.pair,
       dispose: () => rmSync(dir, { recursive: true, force: true }),
     };
   } catch (error) {
@@ -67,96 +80,97 @@ export function createTlsCertificates(): TlsCertificates {
   }
 }
 
-function openssl(args: string[]): void {
-  try {
-    execFileSync(OPENSSL, args, { stdio: 'pipe' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new Error(
-        `The TLS tests make their certificates with the openssl CLI, and "${OPENSSL}" was not found: install openssl (apt-get install openssl) or set OPENSSL to its path.`,
-      );
-    }
-    throw error;
-  }
+// Node's WebCrypto, passed to @peculiar/x509 explicitly rather than installed as its global provider.
+const crypto = webcrypto;
+const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+const DAY_MS = 86_400_000;
+
+/** A pair, and its private key for signing others. */
+interface Issued {
+  readonly pair: CertificatePair;
+  readonly name: string;
+  readonly keys: webcrypto.CryptoKeyPair;
 }
 
-const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-
-function selfSignedCa(dir: string, name: string, commonName: string): CertificatePair {
-  const certFile = join(dir, `${name}.crt`);
-  const keyFile = join(dir, `${name}.key`);
-  openssl([
-    'req',
-    '-x509',
-    ...EC_KEY,
-    '-keyout',
-    keyFile,
-    '-out',
-    certFile,
-    '-days',
-    '1',
-    '-subj',
-    `/CN=${commonName}`,
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
-  return pair(certFile, keyFile);
+function validity() {
+  const now = Date.now();
+  // A minute back: the server's clock reads the same, but a certificate valid "from now" can be
+  // rejected by a check that rounds down to the second.
+  return { notBefore: new Date(now - 60_000), notAfter: new Date(now + DAY_MS) };
 }
 
-function signed(
-  dir: string,
-  name: string,
-  issuer: CertificatePair,
-  commonName: string,
-  extensions: string[],
-): CertificatePair {
-  const certFile = join(dir, `${name}.crt`);
-  const keyFile = join(dir, `${name}.key`);
-  const csrFile = join(dir, `${name}.csr`);
-  const extFile = join(dir, `${name}.ext`);
-  writeFileSync(
-    extFile,
-    ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature', ...extensions].join('\n'),
+async function selfSignedCa(dir: string, file: string, commonName: string): Promise<Issued> {
+  const keys = await crypto.subtle.generateKey(EC_P256, true, ['sign', 'verify']);
+  const name = `CN=${commonName}`;
+  const cert = await X509CertificateGenerator.createSelfSigned(
+    {
+      name,
+      keys,
+      serialNumber: serial(),
+      signingAlgorithm: EC_P256,
+      ...validity(),
+      extensions: [
+        new BasicConstraintsExtension(true, undefined, true),
+        new KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, true),
+      ],
+    },
+    crypto,
   );
-  openssl([
-    'req',
-    '-new',
-    ...EC_KEY,
-    '-keyout',
-    keyFile,
-    '-out',
-    csrFile,
-    '-subj',
-    `/CN=${commonName}`,
-  ]);
-  openssl([
-    'x509',
-    '-req',
-    '-in',
-    csrFile,
-    '-CA',
-    issuer.certFile,
-    '-CAkey',
-    issuer.keyFile,
-    '-set_serial',
-    `0x${randomBytes(8).toString('hex')}`,
-    '-days',
-    '1',
-    '-extfile',
-    extFile,
-    '-out',
-    certFile,
-  ]);
-  return pair(certFile, keyFile);
+  return { pair: await write(dir, file, cert.toString('pem'), keys.privateKey), name, keys };
 }
 
-function pair(certFile: string, keyFile: string): CertificatePair {
+async function signed(
+  dir: string,
+  file: string,
+  issuer: Issued,
+  commonName: string,
+  extensions: Extension[],
+): Promise<Issued> {
+  const keys = await crypto.subtle.generateKey(EC_P256, true, ['sign', 'verify']);
+  const cert = await X509CertificateGenerator.create(
+    {
+      subject: `CN=${commonName}`,
+      issuer: issuer.name,
+      publicKey: keys.publicKey,
+      signingKey: issuer.keys.privateKey,
+      serialNumber: serial(),
+      signingAlgorithm: EC_P256,
+      ...validity(),
+      extensions: [
+        new BasicConstraintsExtension(false),
+        new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true),
+        ...extensions,
+      ],
+    },
+    crypto,
+  );
   return {
-    certFile,
-    keyFile,
-    cert: readFileSync(certFile, 'utf8'),
-    key: readFileSync(keyFile, 'utf8'),
+    pair: await write(dir, file, cert.toString('pem'), keys.privateKey),
+    name: `CN=${commonName}`,
+    keys,
   };
+}
+
+/** A positive serial number (the first byte's top bit clear). */
+function serial(): string {
+  const bytes = randomBytes(8);
+  bytes[0] &= 0x7f;
+  return bytes.toString('hex');
+}
+
+async function write(
+  dir: string,
+  file: string,
+  cert: string,
+  privateKey: webcrypto.CryptoKey,
+): Promise<CertificatePair> {
+  const key = PemConverter.encode(
+    await crypto.subtle.exportKey('pkcs8', privateKey),
+    'PRIVATE KEY',
+  );
+  const certFile = join(dir, `${file}.crt`);
+  const keyFile = join(dir, `${file}.key`);
+  writeFileSync(certFile, `${cert}\n`);
+  writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
+  return { certFile, keyFile, cert: `${cert}\n`, key: `${key}\n` };
 }
