@@ -4,8 +4,10 @@
 #   - NestJS 11 on Express, CommonJS as `nest new` sets it up, ioredis 5, on this machine's Node;
 #   - NestJS 12 on Fastify, ES modules, ioredis 6, on Node 24 (scripts/with-node.sh).
 # For each: one copy of @nestjs/core, the app compiles (the library's types included) and boots,
-# and test/consumer/src/check.ts, started by main-<adapter>.ts, sees a miss then a hit through constructor injection and through
-# @CurrentCache(), and the terminus health indicator up. It starts its own redis-server on a free port and stops it by its pid.
+# and test/consumer/src/check.ts (started by main-<adapter>.ts) sees a miss then a hit through
+# constructor injection and through @CurrentCache(), and the terminus health indicator up. Then a
+# git install (npm runs the prepare build) that loads. It starts its own redis-server on a free
+# port and stops it by its pid.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/consumer-check-XXXXXX")"
@@ -76,6 +78,25 @@ check_app() {
   fi
 }
 
+# A git install: npm clones the repository, installs it and runs its prepare script (the build).
+# Installs the committed HEAD, so it needs a git checkout.
+check_git_install() {
+  local app="$work/from-git"
+  mkdir -p "$app"
+  echo '{ "name": "from-git", "private": true }' >"$app/package.json"
+  echo "consumer-check: from-git: installing git+file://$root#$(git -C "$root" rev-parse --short HEAD)"
+  (cd "$app" && npm install --no-audit --no-fund --loglevel=error \
+    @nestjs/common@^11 @nestjs/core@^11 ioredis@^5 prom-client@^15 @opentelemetry/api@^1.9 \
+    reflect-metadata rxjs "git+file://$root#$(git -C "$root" rev-parse HEAD)")
+  (cd "$app" && node -e '
+    const { RedisCache } = require("nestjs-redis-app-cache");
+    const key = RedisCache.inMemory().withContext("app", "device").keyFor("k");
+    if (key !== "/app/device/k") throw new Error(`keyFor gave ${key}`);
+    console.log("ok   from-git: the built package loads and keys /app/device/k");
+  ')
+}
+
 check_app nest11-express 11 express commonjs machine 5
 check_app nest12-fastify 12 fastify module 24 6
+check_git_install
 echo "consumer-check: passed"
