@@ -105,8 +105,6 @@ const FAULTS: readonly FaultCase[] = [
       expect(figures.cacheErrors.connection).toBeGreaterThan(0);
       expect(figures.cacheErrors.timeout).toBe(0);
       expect(figures.during.p99Ms).toBeLessThanOrEqual(RENDER_ALLOWANCE_MS);
-      // Started empty: every render missed once more before it hit again.
-      expect(figures.recovery.misses).toBeGreaterThanOrEqual(DISTINCT_RENDERS);
     },
   },
   {
@@ -137,7 +135,13 @@ const FAULTS: readonly FaultCase[] = [
     inject: ({ redis }) => redis.restart(),
     happened: (figures) => {
       expect(figures.cacheErrors.connection).toBeGreaterThan(0);
-      expect(figures.recovery.misses).toBeGreaterThanOrEqual(DISTINCT_RENDERS);
+      // Started empty: every render missed once more before it hit again. Counted from the fault's
+      // start: the renderer reconnects within 100 ms and may re-cache renders before the harness
+      // has seen the new server answer (its end of the fault), so the recovery window alone can
+      // hold fewer misses than there are renders.
+      expect(figures.during.misses + figures.recovery.misses).toBeGreaterThanOrEqual(
+        DISTINCT_RENDERS,
+      );
     },
   },
   {
