@@ -73,7 +73,7 @@ const providers: Provider[] = [
         observer: options.metrics.enabled
           ? new PrometheusCacheMetrics(options.metrics.registry, options.metrics.prefix)
           : NO_OBSERVER,
-        tracer: new CacheTracer(options.tracing, store.server),
+        tracer: new CacheTracer(options.tracing, store.kind),
       }),
   },
   {

@@ -68,9 +68,15 @@ describe('the published package', () => {
           shipped: true,
         });
     }
-    expect(Object.keys(manifest.exports)).toEqual(['.', './terminus', './package.json']);
+    expect(Object.keys(manifest.exports)).toEqual([
+      '.',
+      './terminus',
+      './opentelemetry',
+      './package.json',
+    ]);
     // TypeScript's node10 resolution (what `nest new` sets up) reads typesVersions, not exports.
-    expect(manifest.typesVersions['*'].terminus).toEqual([manifest.exports['./terminus'].types]);
+    for (const entry of ['terminus', 'opentelemetry'])
+      expect(manifest.typesVersions['*'][entry]).toEqual([manifest.exports[`./${entry}`].types]);
   });
 
   it('ships sourcemaps that carry their sources (src/ is not published)', () => {
@@ -128,6 +134,20 @@ describe('the published package', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const health = require(join(staging, 'dist', 'health', 'index.js')) as Record<string, unknown>;
     expect(typeof health.RedisCacheHealthIndicator).toBe('function');
+    // The tracing entry loads no other package (no ioredis, no Nest): a tracing file runs before
+    // them, so that instrumentations can patch them as they load. In a process of its own.
+    const loaded = execFileSync(
+      process.execPath,
+      [
+        '-e',
+        `const otel = require(${JSON.stringify(join(staging, 'dist', 'opentelemetry', 'index.js'))});
+         if (typeof otel.redisStatementSerializer !== 'function') throw new Error('no serializer');
+         console.log(JSON.stringify(Object.keys(require.cache)));`,
+      ],
+      { encoding: 'utf8' },
+    );
+    const loadedFiles = JSON.parse(loaded) as string[];
+    expect(loadedFiles.filter((file) => !file.startsWith(staging))).toEqual([]);
     const { RedisCache } = api as {
       RedisCache: {
         inMemory(): { withContext(a: string, d: string): { keyFor(k: string): string } };

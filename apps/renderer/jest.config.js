@@ -15,6 +15,7 @@ module.exports = {
   moduleNameMapper: {
     '^nestjs-redis-app-cache$': library,
     '^nestjs-redis-app-cache/terminus$': join(library, 'health'),
+    '^nestjs-redis-app-cache/opentelemetry$': join(library, 'opentelemetry'),
   },
   testTimeout: 30000,
   maxWorkers: 2,

@@ -1,6 +1,5 @@
 import type { CacheNamespace } from '../keys/cache-namespace';
 import type { CacheStoreKind } from '../redis-cache.interfaces';
-import type { CacheServer } from '../tracing/cache-tracer';
 
 /**
  * Where cached bytes live. Keys reaching a store are full, validated keys (`/{app}/{device}/{key}`);
@@ -11,8 +10,6 @@ export interface CacheStore {
   readonly kind: CacheStoreKind;
   /** Where it stores, for logs (no credentials). */
   readonly description: string;
-  /** What spans say of the server behind it. */
-  readonly server: CacheServer;
   /** Connected and answering, as far as the store knows now (no I/O: read on every scrape). */
   readonly available: boolean;
   get(key: string): Promise<Buffer | null>;

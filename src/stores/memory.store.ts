@@ -14,7 +14,6 @@ interface Entry {
 export class MemoryStore implements CacheStore {
   readonly kind = 'memory' as const;
   readonly description = 'in-memory store (this process only)';
-  readonly server = { system: 'memory' } as const;
   readonly available = true;
   private readonly entries = new Map<string, Entry>();
   private readonly sweeper: NodeJS.Timeout;

@@ -10,7 +10,6 @@ import {
 } from '../keys/cache-namespace';
 import type { CacheNamespace } from '../keys/cache-namespace';
 import { RateLimitedLogger } from '../logging/rate-limited-logger';
-import type { CacheServer } from '../tracing/cache-tracer';
 import type { CacheStore } from './cache-store.interface';
 import { CommandDeadlines } from './command-deadlines';
 import { flatArguments } from './flat-arguments';
@@ -61,7 +60,6 @@ export interface RedisStoreOptions {
  */
 export class RedisStore implements CacheStore {
   readonly kind = 'redis' as const;
-  readonly server: CacheServer;
   private readonly deadlines: CommandDeadlines;
   private readonly bulkDeadlines: CommandDeadlines;
   private readonly availability: RedisAvailability;
@@ -93,7 +91,6 @@ export class RedisStore implements CacheStore {
     readonly client: RedisClient,
     private readonly options: RedisStoreOptions,
   ) {
-    this.server = serverOf(client);
     this.warnings = new RateLimitedLogger(options.logger);
     this.availability = new RedisAvailability(
       client,
@@ -434,10 +431,4 @@ function describeNode(node: unknown): string {
   if (typeof node === 'string' || typeof node === 'number') return String(node);
   const { host, port } = (node ?? {}) as { host?: string; port?: number };
   return `${host ?? 'localhost'}:${port ?? 6379}`;
-}
-
-/** What spans say of the server: one server's address; a cluster or Sentinel has no single one. */
-function serverOf(client: RedisClient): CacheServer {
-  if (isClusterClient(client) || client.options.sentinels?.length) return { system: 'redis' };
-  return { system: 'redis', address: client.options.host, port: client.options.port };
 }

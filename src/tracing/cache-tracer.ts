@@ -1,14 +1,8 @@
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import type { Attributes, Span } from '@opentelemetry/api';
 import type { ObservedOperation } from '../metrics/cache-observer';
+import type { CacheStoreKind } from '../redis-cache.interfaces';
 import { classifyStoreError } from '../stores/store-errors';
-
-/** Where the store's server is, for `server.address` / `server.port`. */
-export interface CacheServer {
-  readonly system: 'redis' | 'memory';
-  readonly address?: string;
-  readonly port?: number;
-}
 
 export interface CacheTracingSettings {
   /** Make spans at all. */
@@ -25,27 +19,25 @@ export interface TracedScope {
   readonly deviceId: string;
 }
 
-// The Redis commands behind each operation, for db.operation.name.
-const COMMANDS: Record<ObservedOperation, string> = {
-  get: 'GET',
-  set: 'SET',
-  delete: 'UNLINK',
-  flush_app: 'SCAN UNLINK',
-  flush_device: 'SCAN UNLINK',
-  stats: 'SCAN',
+const SPAN_NAMES: Record<ObservedOperation, string> = {
+  get: 'cache.get',
+  set: 'cache.set',
+  delete: 'cache.delete',
+  flush_app: 'cache.flush_app',
+  flush_device: 'cache.flush_device',
+  stats: 'cache.stats',
 };
 
-const SPAN_NAMES = Object.fromEntries(
-  Object.keys(COMMANDS).map((operation) => [operation, `cache.${operation}`]),
-) as Record<ObservedOperation, string>;
-
-const CLIENT_SPAN = { kind: SpanKind.CLIENT } as const;
+// INTERNAL, without db.* attributes: the database CLIENT span is the Redis client's own (the
+// ioredis instrumentation's), one per command. A second CLIENT span with db.* attributes around it
+// would count every cache read twice in tools that derive database metrics from spans.
+const INTERNAL_SPAN = { kind: SpanKind.INTERNAL } as const;
 
 const tracer = trace.getTracer('nestjs-redis-app-cache');
 
 /**
- * A CLIENT span per cache operation (`cache.get`, `cache.set`, ...), child of the active span (the
- * request's), parent of the Redis client's own spans. Never the value; the device id and the key
+ * An INTERNAL span per cache operation (`cache.get`, `cache.set`, ...), child of the active span
+ * (the request's), parent of the Redis client's own CLIENT spans. Never the value; the device id and the key
  * only when the settings allow. Without an OpenTelemetry SDK the API hands out non-recording spans
  * and the operation runs as it would without tracing.
  */
@@ -54,16 +46,9 @@ export class CacheTracer {
 
   constructor(
     private readonly settings: CacheTracingSettings,
-    server: CacheServer,
+    store: CacheStoreKind,
   ) {
-    this.base =
-      server.system === 'redis'
-        ? {
-            'db.system.name': 'redis',
-            'server.address': server.address,
-            'server.port': server.port,
-          }
-        : { 'cache.store': 'memory' };
+    this.base = { 'cache.store': store };
   }
 
   /**
@@ -79,7 +64,7 @@ export class CacheTracer {
     describe?: (result: T) => Attributes,
   ): Promise<T> {
     if (!this.settings.enabled) return run();
-    const span = tracer.startSpan(SPAN_NAMES[operation], CLIENT_SPAN);
+    const span = tracer.startSpan(SPAN_NAMES[operation], INTERNAL_SPAN);
     if (!span.isRecording()) {
       span.end();
       return run();
@@ -95,7 +80,6 @@ export class CacheTracer {
   ): Attributes {
     const attributes: Attributes = {
       ...this.base,
-      'db.operation.name': COMMANDS[operation],
       'cache.operation': operation,
       'cache.app_id': scope.appId,
     };
@@ -130,5 +114,5 @@ async function traced<T>(
 /** Tracing off: the operation runs as it is. */
 export const NO_TRACING = new CacheTracer(
   { enabled: false, recordDeviceId: false, recordKey: false },
-  { system: 'memory' },
+  'memory',
 );

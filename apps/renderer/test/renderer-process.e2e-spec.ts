@@ -91,13 +91,35 @@ describe('the renderer process', () => {
       expect(receiver.serviceNames()).toContain('matrx-renderer');
       const names = spans.map(({ name }) => name);
       expect(names).toEqual(expect.arrayContaining(['cache.get', 'cache.set']));
-      // The HTTP server span, and ioredis's own command spans under the cache's.
-      expect(spans.some(({ kind }) => kind === 2)).toBe(true);
-      const cacheGet = spans.find(({ name }) => name === 'cache.get')!;
-      expect(spans.some(({ parentSpanId }) => parentSpanId === cacheGet.spanId)).toBe(true);
-      for (const span of spans.filter(({ name }) => name.startsWith('cache.'))) {
+      // The HTTP server span; the cache's INTERNAL spans without db.* attributes; ioredis's CLIENT
+      // span for each command under them, the only database spans.
+      const [SERVER, CLIENT, INTERNAL] = [2, 3, 1];
+      expect(spans.some(({ kind }) => kind === SERVER)).toBe(true);
+      const cacheSpans = spans.filter(({ name }) => name.startsWith('cache.'));
+      for (const span of cacheSpans) {
+        expect(span.kind).toBe(INTERNAL);
         expect(span.attributes['cache.app_id']).toBe('banner');
-        expect(JSON.stringify(span.attributes)).not.toContain('device-42');
+        expect(Object.keys(span.attributes).filter((name) => name.startsWith('db.'))).toEqual([]);
+      }
+      const databaseSpans = spans.filter(({ attributes }) => 'db.system.name' in attributes);
+      expect(databaseSpans.length).toBeGreaterThan(0);
+      for (const span of databaseSpans) expect(span.kind).toBe(CLIENT);
+      const cacheGet = cacheSpans.find(({ name }) => name === 'cache.get')!;
+      const underGet = databaseSpans.filter(({ parentSpanId }) => parentSpanId === cacheGet.spanId);
+      expect(underGet.map(({ attributes }) => attributes['db.query.text'])).toEqual(['get ?']);
+      // No device id or key anywhere in a database span (its statement least of all), nor in the
+      // cache's spans.
+      for (const span of [...databaseSpans, ...cacheSpans]) {
+        const text = JSON.stringify(span);
+        expect({
+          span: span.name,
+          device: text.includes('device-42'),
+          key: text.includes('render:'),
+        }).toEqual({
+          span: span.name,
+          device: false,
+          key: false,
+        });
       }
     } finally {
       service.child.kill('SIGKILL');
