@@ -35,7 +35,7 @@ async function createModuleCache(url: string) {
   }
   const redisCache = new RedisCache(store, cacheSettingsOf(options), {
     observer: new PrometheusCacheMetrics(options.metrics.registry, options.metrics.prefix),
-    tracer: new CacheTracer(options.tracing, store.server),
+    tracer: new CacheTracer(options.tracing, store.kind),
   });
   const counter = registry.getSingleMetric(`${options.metrics.prefix}operations_total`) as
     Counter | undefined;
