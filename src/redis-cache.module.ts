@@ -32,6 +32,7 @@ import { CacheMetricsInterceptor } from './metrics/cache-metrics.interceptor';
 import { CacheRequestMetrics } from './metrics/cache-request-metrics';
 import { KeyCountRefresher } from './metrics/key-count-refresher';
 import { PrometheusCacheMetrics } from './metrics/prometheus-cache-metrics';
+import { PrometheusStampedeMetrics } from './metrics/prometheus-stampede-metrics';
 import { MemoryStore } from './stores/memory.store';
 import { CacheTracer } from './tracing/cache-tracer';
 import { createRedisClient } from './stores/redis-client.factory';
@@ -73,6 +74,9 @@ const providers: Provider[] = [
         observer: options.metrics.enabled
           ? new PrometheusCacheMetrics(options.metrics.registry, options.metrics.prefix)
           : NO_OBSERVER,
+        stampedeObserver: options.metrics.enabled
+          ? new PrometheusStampedeMetrics(options.metrics.registry, options.metrics.prefix)
+          : undefined,
         tracer: new CacheTracer(options.tracing, store.kind),
       }),
   },

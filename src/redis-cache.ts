@@ -14,6 +14,8 @@ import { resolveRedisCacheOptions } from './redis-cache.options';
 import type { ResolvedRedisCacheOptions } from './redis-cache.options';
 import { ScopedCache } from './scoped-cache';
 import { StampedeGuard } from './stampede/stampede-guard';
+import { NO_STAMPEDE_OBSERVER } from './stampede/stampede-observer';
+import type { StampedeObserver } from './stampede/stampede-observer';
 import type { CacheRuntime } from './scoped-cache';
 import type { CacheStore } from './stores/cache-store.interface';
 import { MemoryStore } from './stores/memory.store';
@@ -52,6 +54,7 @@ export function cacheSettingsOf(options: ResolvedRedisCacheOptions): RedisCacheS
 /** Metrics and traces of the cache's operations. */
 export interface CacheInstruments {
   observer?: CacheObserver;
+  stampedeObserver?: StampedeObserver;
   tracer?: CacheTracer;
 }
 
@@ -66,7 +69,11 @@ export class RedisCache {
   constructor(
     store: CacheStore,
     settings: RedisCacheSettings = {},
-    { observer = NO_OBSERVER, tracer = NO_TRACING }: CacheInstruments = {},
+    {
+      observer = NO_OBSERVER,
+      stampedeObserver = NO_STAMPEDE_OBSERVER,
+      tracer = NO_TRACING,
+    }: CacheInstruments = {},
   ) {
     const resolved = resolveRedisCacheOptions({ ...settings, store: store.kind });
     const logger = new Logger(REDIS_CACHE_LOGGER_CONTEXT);
@@ -75,7 +82,7 @@ export class RedisCache {
       ttl: new TtlPolicy(resolved.defaultTtlSeconds, resolved.maxTtlSeconds),
       limits: new CacheLimits(resolved.maxKeyBytes, resolved.maxValueBytes),
       failures: new CacheFailureHandler(resolved.failOpen, logger, observer),
-      stampede: new StampedeGuard(store, resolved.stampede, logger),
+      stampede: new StampedeGuard(store, resolved.stampede, logger, stampedeObserver),
       observer,
       tracer,
     };

@@ -20,6 +20,11 @@ export class SingleFlight<T> {
     return flight;
   }
 
+  /** Whether a call for `key` is running now: a `run` would join it. */
+  has(key: string): boolean {
+    return this.inFlight.has(key);
+  }
+
   /** Keys being worked on now (for tests and diagnostics). */
   get size(): number {
     return this.inFlight.size;

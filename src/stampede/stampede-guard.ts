@@ -5,6 +5,8 @@ import { RateLimitedLogger } from '../logging/rate-limited-logger';
 import type { ResolvedStampedeOptions } from '../redis-cache.options';
 import type { CacheStore } from '../stores/cache-store.interface';
 import { SingleFlight } from './single-flight';
+import { NO_STAMPEDE_OBSERVER } from './stampede-observer';
+import type { StampedeObserver } from './stampede-observer';
 import { shouldRefreshEarly } from './xfetch';
 
 /**
@@ -19,7 +21,7 @@ export const RECOMPUTE_TIME_KEY_PREFIX = 'recompute-ms:';
 const FIRST_POLL_MS = 10;
 const MAX_POLL_MS = 100;
 
-type OtherLoad = { value: Buffer } | 'released' | 'gave-up';
+type OtherLoad = { value: Buffer } | 'released' | 'timed_out' | 'unavailable';
 
 /**
  * What `getOrSet` uses to keep many callers from loading one value: a single flight per key in
@@ -34,19 +36,23 @@ export class StampedeGuard {
     private readonly store: CacheStore,
     readonly settings: ResolvedStampedeOptions,
     logger: Logger,
+    private readonly observer: StampedeObserver = NO_STAMPEDE_OBSERVER,
   ) {
     this.warnings = new RateLimitedLogger(logger);
   }
 
   /** Runs `load` once per key in this process at a time; with `lock`, once across processes. */
   load(redisKey: string, load: () => Promise<Buffer>): Promise<Buffer> {
+    if (this.flights.has(redisKey)) this.observer.joined();
+    const counted = () => this.counted(load);
     return this.flights.run(redisKey, () =>
-      this.settings.lock ? this.loadUnderLock(redisKey, load) : load(),
+      this.settings.lock ? this.loadUnderLock(redisKey, counted) : counted(),
     );
   }
 
   /** Starts a refresh the caller does not wait for; a failure keeps the cached value. */
   refreshInBackground(redisKey: string, load: () => Promise<Buffer>): void {
+    this.observer.earlyRefresh();
     this.load(redisKey, load).catch((error: unknown) => {
       // The loader's own message may carry anything; its name says enough here.
       const name = error instanceof Error ? error.name : typeof error;
@@ -82,6 +88,17 @@ export class StampedeGuard {
       .catch(() => undefined);
   }
 
+  private async counted(load: () => Promise<Buffer>): Promise<Buffer> {
+    try {
+      const value = await load();
+      this.observer.load('ok');
+      return value;
+    } catch (error) {
+      this.observer.load('error');
+      throw error;
+    }
+  }
+
   private async loadUnderLock(redisKey: string, load: () => Promise<Buffer>): Promise<Buffer> {
     const lockKey = LOCK_KEY_PREFIX + redisKey;
     const token = randomUUID();
@@ -91,13 +108,23 @@ export class StampedeGuard {
         .setIfAbsent(lockKey, token, this.settings.lockTtlMs)
         .catch(() => undefined);
       // No answer from Redis: load without the lock rather than fail or wait.
-      if (locked === undefined) return load();
+      if (locked === undefined) {
+        this.observer.lock('unavailable');
+        return load();
+      }
       if (locked) break;
       const other = await this.waitForOtherLoad(redisKey, lockKey, deadline);
-      if (other === 'gave-up') return load();
-      if (other !== 'released') return other.value;
+      if (other === 'timed_out' || other === 'unavailable') {
+        this.observer.lock(other);
+        return load();
+      }
+      if (other !== 'released') {
+        this.observer.lock('waited');
+        return other.value;
+      }
       // The holder let go without storing a value (its loader failed): take the lock ourselves.
     }
+    this.observer.lock('acquired');
     try {
       return await load();
     } finally {
@@ -119,9 +146,9 @@ export class StampedeGuard {
         if (value !== null) return { value };
         if (!(await this.store.exists(lockKey))) return 'released';
       } catch {
-        return 'gave-up';
+        return 'unavailable';
       }
     }
-    return 'gave-up';
+    return 'timed_out';
   }
 }
