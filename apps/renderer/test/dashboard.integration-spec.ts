@@ -3,35 +3,18 @@
 // dashboard must return series.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { rendererConfigFromEnv } from '../src/config/renderer.config';
 import { createRendererApp } from '../src/renderer.app';
-import { repoRoot } from '../../../test/support/build';
 import { RedisServerProcess, freePort } from '../../../test/support/redis-server';
 import { sleep } from '../../../test/support/unique';
+import { ALERT_RULES, dashboardExpressions, withVariables } from './support/dashboard';
 
 const ADMIN_TOKEN = 'dashboard-test-token-0123';
-const DASHBOARD = join(repoRoot, 'grafana', 'dashboards', 'matrx-cache.json');
-
-/** Every `expr` in the dashboard, with Grafana's `$__rate_interval` made concrete. */
-function dashboardExpressions(): string[] {
-  const found: string[] = [];
-  const visit = (node: unknown): void => {
-    if (Array.isArray(node)) node.forEach(visit);
-    else if (node && typeof node === 'object') {
-      for (const [key, value] of Object.entries(node)) {
-        if (key === 'expr' && typeof value === 'string') found.push(value);
-        else visit(value);
-      }
-    }
-  };
-  visit(JSON.parse(readFileSync(DASHBOARD, 'utf8')));
-  return found.map((expr) => expr.replaceAll('$__rate_interval', '1m'));
-}
 
 interface QueryResult {
   status: string;
@@ -54,6 +37,9 @@ class PrometheusProcess {
       [
         'global:',
         '  scrape_interval: 1s',
+        '  evaluation_interval: 1s',
+        'rule_files:',
+        `  - ${ALERT_RULES}`,
         'scrape_configs:',
         '  - job_name: renderer',
         '    static_configs:',
@@ -90,6 +76,15 @@ class PrometheusProcess {
   async query(expr: string): Promise<QueryResult> {
     const response = await fetch(`${this.url}/api/v1/query?query=${encodeURIComponent(expr)}`);
     return (await response.json()) as QueryResult;
+  }
+
+  /** Every rule group's rules as Prometheus evaluates them, with their health. */
+  async rules(): Promise<{ name: string; health: string; lastError?: string }[]> {
+    const response = await fetch(`${this.url}/api/v1/rules`);
+    const body = (await response.json()) as {
+      data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
+    };
+    return body.data.groups.flatMap((group) => group.rules);
   }
 
   async waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -183,14 +178,38 @@ describe('the Grafana dashboard against a real Prometheus', () => {
     await prometheus.waitUntil(scrapedAfterError, 30_000);
     await sleep(2500);
 
+    // Every query as Grafana sends it with "All" instances of the job the scrape config names,
+    // then of one instance; with another job, none returns a series (the filters hold).
     const expressions = dashboardExpressions();
     expect(expressions.length).toBeGreaterThanOrEqual(10);
     const failures: string[] = [];
-    for (const expr of expressions) {
+    const instance = `127.0.0.1:${port}`.replaceAll('.', '\\.');
+    for (const variables of [
+      { job: 'renderer', instance: '.*' },
+      { job: 'renderer', instance },
+    ]) {
+      for (const expr of expressions.map((each) => withVariables(each, variables))) {
+        const result = await prometheus.query(expr);
+        if (result.status !== 'success') failures.push(`${expr}\n  error: ${result.error}`);
+        else if (!result.data?.result.length) failures.push(`${expr}\n  no series`);
+      }
+    }
+    for (const expr of expressions.map((each) =>
+      withVariables(each, { job: 'another-job', instance: '.*' }),
+    )) {
       const result = await prometheus.query(expr);
-      if (result.status !== 'success') failures.push(`${expr}\n  error: ${result.error}`);
-      else if (!result.data?.result.length) failures.push(`${expr}\n  no series`);
+      if (result.data?.result.length) failures.push(`${expr}\n  series of another job`);
     }
     expect(failures).toEqual([]);
+
+    // The alerting rules load and evaluate against the renderer's real series without error.
+    const rules = await prometheus.rules();
+    expect(rules.map(({ name }) => name).sort()).toEqual([
+      'MatrxCacheErrorRateHigh',
+      'MatrxCacheHitRatioCollapsed',
+      'MatrxCacheKeyCountFailing',
+      'MatrxCacheRedisDown',
+    ]);
+    expect(rules.filter(({ health }) => health !== 'ok')).toEqual([]);
   }, 90_000);
 });
