@@ -133,7 +133,7 @@ export class RedisCache {
     return this.runtime.store.description;
   }
 
-  /** Backend failures so far by operation and kind (`timeout`, `connection`, `other`). */
+  /** Backend failures so far by operation and kind (`timeout`, `overload`, `connection`, `other`). */
   errorCounts(): CacheErrorCounts {
     return this.runtime.failures.errorCounts();
   }

@@ -104,6 +104,7 @@ describe('cache metrics', () => {
     const text = await registry.metrics();
     expect(text).toContain('matrx_cache_operations_total{operation="get",result="hit"} 0');
     expect(text).toContain('matrx_cache_errors_total{operation="flush_device",kind="timeout"} 0');
+    expect(text).toContain('matrx_cache_errors_total{operation="get",kind="overload"} 0');
     expect(text).toContain('matrx_cache_operation_duration_seconds_count{operation="stats"} 0');
     await moduleRef.close();
   });

@@ -1,7 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { TestingModule } from '@nestjs/testing';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { CacheUnavailableError, REDIS_CACHE_CLIENT, RedisCache, RedisCacheModule } from '../src';
 import type { RedisCacheModuleOptions } from '../src';
 import { captureLogs } from './support/capture-logger';
@@ -175,6 +175,68 @@ describe('failing open on a real redis-server', () => {
         logs.restore();
       }
     });
+  });
+});
+
+/** Blocks this thread, as a CPU-bound handler or a burst of work would: the event loop runs nothing. */
+function blockEventLoop(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
+describe('a busy process, not a slow Redis', () => {
+  let server: RedisServerProcess;
+  let moduleRef: TestingModule;
+  let cache: RedisCache;
+  let raw: Redis;
+
+  beforeEach(async () => {
+    server = await RedisServerProcess.start(['--enable-debug-command', 'yes']);
+    moduleRef = await startModule({ url: server.url });
+    cache = moduleRef.get(RedisCache);
+    raw = new Redis(server.url);
+  });
+  afterEach(async () => {
+    raw.disconnect();
+    await moduleRef.close();
+    await server.dispose();
+  });
+
+  it('reads a reply that arrived while the event loop was blocked past the timeout: a hit', async () => {
+    const ctx = cache.withContext(uniqueId('app'), 'dev');
+    await ctx.set('k', 'v');
+    const lookup = ctx.get('k');
+    await new Promise((resolve) => setImmediate(resolve)); // the GET is on the wire
+    blockEventLoop(TIMEOUT_MS * 2); // Redis answers meanwhile; nothing reads it yet
+    expect(await lookup).toEqual({ found: true, value: Buffer.from('v') });
+    expect(cache.errorCounts()).toEqual({});
+  });
+
+  it('reports a deadline missed while blocked as an overload, and keeps using Redis', async () => {
+    const logs = captureLogs();
+    try {
+      const ctx = cache.withContext(uniqueId('app'), 'dev');
+      await ctx.set('k', 'v');
+      // Redis busy for a while too, so the reply is not there when the process looks again.
+      void raw.call('DEBUG', 'SLEEP', '0.6');
+      await sleep(20);
+      const lookup = ctx.get('k');
+      await new Promise((resolve) => setImmediate(resolve));
+      blockEventLoop(TIMEOUT_MS * 2);
+      expect((await lookup).found).toBe(false);
+      expect(cache.errorCounts().get).toEqual({ overload: 1 });
+      expect(logs.text()).toMatch(
+        /because this process was busy \(event loop \d+% busy, timers \d+ ms late\)/,
+      );
+      expect(logs.text()).toMatch(/Cache get failing open \(overload\)/);
+      // Not taken for a stalled Redis: no stall was announced, and once Redis is done, the very next
+      // read goes to it and hits.
+      expect(logs.text()).not.toMatch(/did not answer within/);
+      await eventually(async () => (await raw.ping()) === 'PONG', 3000);
+      expect((await ctx.get('k')).found).toBe(true);
+    } finally {
+      logs.restore();
+    }
   });
 });
 

@@ -56,8 +56,11 @@ export class CacheValueTooLargeError extends InvalidCacheValueError {
   }
 }
 
-/** Why the backend could not answer. */
-export type CacheFailureKind = 'timeout' | 'connection' | 'other';
+/**
+ * Why the backend could not answer: `timeout` (Redis did not answer in time), `overload` (this
+ * process was too busy to hear it in time), `connection`, `other`.
+ */
+export type CacheFailureKind = 'timeout' | 'overload' | 'connection' | 'other';
 
 /**
  * The backend failed an operation. `get`/`set`/`delete` only reject with it when `failOpen` is

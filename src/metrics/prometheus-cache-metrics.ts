@@ -27,7 +27,7 @@ const RESULTS: Record<ObservedOperation, readonly OperationResult[]> = {
   flush_device: ['ok', 'error'],
   stats: ['ok', 'error'],
 };
-const KINDS: readonly CacheFailureKind[] = ['timeout', 'connection', 'other'];
+const KINDS: readonly CacheFailureKind[] = ['timeout', 'overload', 'connection', 'other'];
 
 type Child = { inc(): void };
 
@@ -82,7 +82,7 @@ export class PrometheusCacheMetrics implements CacheObserver {
       (name) =>
         new Counter({
           name,
-          help: 'Cache backend failures by operation and kind (timeout, connection, other).',
+          help: 'Cache backend failures by operation and kind (timeout, overload: this process too busy to hear Redis in time, connection, other).',
           labelNames: ['operation', 'kind'],
           registers: [registry],
         }),

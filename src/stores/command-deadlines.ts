@@ -1,5 +1,8 @@
 import type { Command } from 'ioredis';
+import { performance } from 'node:perf_hooks';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { CommandTimeoutError } from './store-errors';
+import type { EventLoopLoad } from './store-errors';
 
 /**
  * A class, not an object literal: V8 can pretenure literal allocation sites (allocate them straight
@@ -28,15 +31,38 @@ class Tracked {
 /** Settled entries at the head that trigger a copy of the live ones to a fresh array. */
 const COMPACT_AFTER = 64;
 
+/**
+ * The event loop counts as overloaded when the deadline's timer ran this late (ms): half the
+ * timeout, at least 50 ms (a busy machine runs timers a few, now and then tens of, ms late)...
+ */
+const lateAfterMs = (timeoutMs: number) => Math.max(50, timeoutMs / 2);
+/**
+ * ...or when it was running code this share of the time since the timer was armed: a burst of
+ * work keeps the loop turning (timers on time) but leaves it no time to read replies. A timeout
+ * taken for an overload only leaves the path to Redis open for the next, still bounded, command.
+ */
+const BUSY_UTILIZATION = 0.9;
+
 export class CommandDeadlines {
   private queue: Tracked[] = [];
   private head = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** When the armed timer is due. */
+  private dueAt = 0;
+  /** The event loop's use at the start of the current window, renewed once per timeout. */
+  private utilizationSince: EventLoopUtilization | undefined;
+  private windowStart = 0;
+  /** An expiry put off to after this turn's poll phase (see `expire`). */
+  private deferred: NodeJS.Immediate | undefined;
+  private readonly lateAfterMs: number;
 
+  /** `onTimeout`'s `overload`: how busy the event loop was, when that is why the command expired. */
   constructor(
     private readonly timeoutMs: number,
-    private readonly onTimeout: (command: Command) => void,
-  ) {}
+    private readonly onTimeout: (command: Command, overload: EventLoopLoad | undefined) => void,
+  ) {
+    this.lateAfterMs = lateAfterMs(timeoutMs);
+  }
 
   /**
    * Starts the clock for a command, before it is sent. The entry is marked settled when the command
@@ -56,7 +82,7 @@ export class CommandDeadlines {
     };
     this.dropSettledHead();
     this.queue.push(entry);
-    this.timer ??= this.arm(this.timeoutMs);
+    if (!this.timer && !this.deferred) this.timer = this.arm(this.timeoutMs);
     return entry;
   }
 
@@ -70,19 +96,56 @@ export class CommandDeadlines {
   /** Stops the timer; pending commands are left to the client. */
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
+    if (this.deferred) clearImmediate(this.deferred);
     this.timer = undefined;
+    this.deferred = undefined;
     this.queue = [];
     this.head = 0;
   }
 
   private arm(delayMs: number): NodeJS.Timeout {
-    const timer = setTimeout(() => this.expire(), Math.max(0, Math.ceil(delayMs)));
+    const wait = Math.max(0, Math.ceil(delayMs));
+    const now = performance.now();
+    this.dueAt = now + wait;
+    if (!this.utilizationSince || now - this.windowStart >= this.timeoutMs) {
+      this.utilizationSince = performance.eventLoopUtilization();
+      this.windowStart = now;
+    }
+    const timer = setTimeout(() => this.expire(), wait);
     timer.unref();
     return timer;
   }
 
+  /**
+   * Rejects what is overdue. When the event loop was overloaded, replies may be sitting in the
+   * socket unread (Node runs timers before it polls for I/O): it first lets this turn's poll phase
+   * read them (setImmediate runs right after it), then rejects what is still unanswered as an
+   * overload of this process, not a Redis timeout.
+   */
   private expire(): void {
     this.timer = undefined;
+    const now = performance.now();
+    const load: EventLoopLoad = {
+      lateMs: now - this.dueAt,
+      utilization: performance.eventLoopUtilization(this.utilizationSince).utilization,
+    };
+    // Over a window shorter than half the timeout, utilization says little (the loop is always
+    // busy right after it rejected a batch): only the timer's lateness counts then.
+    const busy =
+      load.lateMs >= this.lateAfterMs ||
+      (now - this.windowStart >= this.timeoutMs / 2 && load.utilization >= BUSY_UTILIZATION);
+    if (!busy) {
+      this.expireOverdue(undefined);
+      return;
+    }
+    this.deferred = setImmediate(() => {
+      this.deferred = undefined;
+      this.expireOverdue(load);
+    });
+    this.deferred.unref();
+  }
+
+  private expireOverdue(overload: EventLoopLoad | undefined): void {
     const now = performance.now();
     while (this.head < this.queue.length) {
       const entry = this.queue[this.head];
@@ -90,8 +153,8 @@ export class CommandDeadlines {
       if (!entry.settled && command) {
         if (entry.deadline > now) break;
         settle(entry);
-        command.reject(new CommandTimeoutError(this.timeoutMs));
-        this.onTimeout(command);
+        command.reject(new CommandTimeoutError(this.timeoutMs, overload));
+        this.onTimeout(command, overload);
       }
       this.head++;
     }

@@ -16,7 +16,8 @@ import { flatArguments } from './flat-arguments';
 import { RedisAvailability } from './redis-availability';
 import { connectWithin, isClusterClient } from './redis-client.factory';
 import type { RedisClient } from './redis-client.factory';
-import { StoreUnavailableError } from './store-errors';
+import { StoreUnavailableError, describeLoad } from './store-errors';
+import type { EventLoopLoad } from './store-errors';
 
 /** Keys SCAN examines per call: large enough that a flush is few round trips, small enough to not block Redis. */
 export const SCAN_COUNT = 1000;
@@ -98,12 +99,12 @@ export class RedisStore implements CacheStore {
       () => this.description,
       isClusterClient(client) ? () => this.probeEveryMaster(client) : undefined,
     );
-    this.deadlines = new CommandDeadlines(options.operationTimeoutMs, () =>
-      this.commandTimedOut(options.operationTimeoutMs),
+    this.deadlines = new CommandDeadlines(options.operationTimeoutMs, (_, overload) =>
+      this.commandTimedOut(options.operationTimeoutMs, overload),
     );
     const bulkTimeoutMs = bulkStepTimeoutMs(options.operationTimeoutMs);
-    this.bulkDeadlines = new CommandDeadlines(bulkTimeoutMs, () =>
-      this.commandTimedOut(bulkTimeoutMs),
+    this.bulkDeadlines = new CommandDeadlines(bulkTimeoutMs, (_, overload) =>
+      this.commandTimedOut(bulkTimeoutMs, overload),
     );
     this.batchesWrites = !isClusterClient(client);
     this.database = isClusterClient(client) ? 0 : (client.options.db ?? 0);
@@ -330,7 +331,16 @@ export class RedisStore implements CacheStore {
     return isClusterClient(this.client) ? this.client.nodes('master') : [this.client];
   }
 
-  private commandTimedOut(timeoutMs: number): void {
+  private commandTimedOut(timeoutMs: number, overload: EventLoopLoad | undefined): void {
+    if (overload) {
+      // This process was too busy to hear Redis: closing the path to Redis would turn a busy
+      // moment into seconds of misses after it. Commands keep going; each is still bounded.
+      this.warnings.warn(
+        'overload',
+        `Cache commands ran past ${timeoutMs} ms because this process was busy (${describeLoad(overload)}), not because Redis at ${this.description} was slow; the commands failed open, and Redis is still used.`,
+      );
+      return;
+    }
     // A master that stops answering without dropping its connections (frozen, or cut off) is
     // failed over by the cluster, but ioredis learns the new map only when asked.
     if (isClusterClient(this.client) && !this.availability.stalled) {

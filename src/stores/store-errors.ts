@@ -5,11 +5,34 @@ export class StoreUnavailableError extends Error {
   override readonly name = 'StoreUnavailableError';
 }
 
-/** Internal: Redis did not answer a command within `operationTimeoutMs`. */
+/** How busy this process's event loop was while commands waited for their deadline. */
+export interface EventLoopLoad {
+  /** How late the deadline's timer ran (ms). */
+  readonly lateMs: number;
+  /** Share of the time the loop was running code since the timer was armed (0 to 1). */
+  readonly utilization: number;
+}
+
+/** The load, for logs and errors: `event loop 97% busy, timers 120 ms late`. */
+export function describeLoad({ lateMs, utilization }: EventLoopLoad): string {
+  return `event loop ${Math.round(utilization * 100)}% busy, timers ${Math.round(lateMs)} ms late`;
+}
+
+/**
+ * Internal: a command ran past `operationTimeoutMs`. With `overload`, this process's event loop
+ * was too busy to hear Redis in time, and the time says nothing of Redis.
+ */
 export class CommandTimeoutError extends Error {
   override readonly name = 'CommandTimeoutError';
-  constructor(readonly timeoutMs: number) {
-    super(`Redis did not answer within ${timeoutMs} ms`);
+  constructor(
+    readonly timeoutMs: number,
+    readonly overload?: EventLoopLoad,
+  ) {
+    super(
+      overload
+        ? `No answer within ${timeoutMs} ms while this process was busy (${describeLoad(overload)}): an overload of this process, not necessarily of Redis`
+        : `Redis did not answer within ${timeoutMs} ms`,
+    );
   }
 }
 
@@ -34,7 +57,7 @@ const CONNECTION_MESSAGES = [
 
 /** Sorts a store failure into the kinds that logs and metrics report. */
 export function classifyStoreError(error: unknown): CacheFailureKind {
-  if (error instanceof CommandTimeoutError) return 'timeout';
+  if (error instanceof CommandTimeoutError) return error.overload ? 'overload' : 'timeout';
   if (error instanceof StoreUnavailableError) return 'connection';
   if (error instanceof Error) {
     const code = (error as NodeJS.ErrnoException).code;
