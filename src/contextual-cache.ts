@@ -42,7 +42,8 @@ export abstract class ContextualCache {
    * The bytes cached under `key`; on a miss, calls `loader`, caches what it returns for `ttlSeconds`
    * and resolves it. Concurrent callers in this process share one loader call; with the module's
    * `stampede` options, instances share one load through a short Redis lock, and hot keys are
-   * refreshed just before they expire. Redis trouble never fails it (the loader runs instead);
+   * refreshed just before they expire. While failing open (the default), Redis trouble never fails
+   * it (the loader runs instead); with `failOpen: false` the read rejects as `get` does;
    * a loader's error rejects every caller waiting on that load, and nothing is cached.
    */
   abstract getOrSet(key: string, loader: CacheLoader, ttlSeconds?: number): Promise<Buffer>;

@@ -2,7 +2,7 @@
 import type { CacheOperation } from '../redis-cache.interfaces';
 
 export const invalidCacheContextMessage = (field: string, rule: string): string =>
-  `Invalid ${field}: ${rule}. An ${field} must be a non-empty string of at most 256 bytes ` +
+  `Invalid ${field}: ${rule}. The ${field} must be a non-empty string of at most 256 bytes ` +
   `with no "/" and no control characters.`;
 
 export const invalidCacheKeyMessage = (rule: string): string =>

@@ -83,7 +83,7 @@ describe('assertValidContextId', () => {
     expect(error.field).toBe(field);
     expect(error.rule).toBe(rule);
     expect(error.message).toBe(
-      `Invalid ${field}: ${rule}. An ${field} must be a non-empty string of at most 256 bytes ` +
+      `Invalid ${field}: ${rule}. The ${field} must be a non-empty string of at most 256 bytes ` +
         `with no "/" and no control characters.`,
     );
   });
