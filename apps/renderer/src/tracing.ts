@@ -10,7 +10,9 @@ import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { NestInstrumentation } from '@opentelemetry/instrumentation-nestjs-core';
 import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import { redisStatementSerializer } from 'nestjs-redis-app-cache/opentelemetry';
+import { DeviceIdRedactor } from './device-id-redactor';
 
 /** The service name when OTEL_SERVICE_NAME does not give one. */
 export const DEFAULT_SERVICE_NAME = 'matrx-renderer';
@@ -24,7 +26,11 @@ export function startTracing(env: NodeJS.ProcessEnv = process.env): NodeSDK | un
   env.OTEL_LOGS_EXPORTER ??= 'none';
   const sdk = new NodeSDK({
     ...(env.OTEL_SERVICE_NAME ? {} : { serviceName: DEFAULT_SERVICE_NAME }),
-    traceExporter: new OTLPTraceExporter(),
+    // Device ids out of the URL attributes first, then batched to the OTLP endpoint.
+    spanProcessors: [
+      new DeviceIdRedactor(),
+      new BatchSpanProcessor({ exporter: new OTLPTraceExporter() }),
+    ],
     instrumentations: [
       new HttpInstrumentation(),
       new NestInstrumentation(),

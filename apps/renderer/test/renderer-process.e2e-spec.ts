@@ -107,9 +107,10 @@ describe('the renderer process', () => {
       const cacheGet = cacheSpans.find(({ name }) => name === 'cache.get')!;
       const underGet = databaseSpans.filter(({ parentSpanId }) => parentSpanId === cacheGet.spanId);
       expect(underGet.map(({ attributes }) => attributes['db.query.text'])).toEqual(['get ?']);
-      // No device id or key anywhere in a database span (its statement least of all), nor in the
-      // cache's spans.
-      for (const span of [...databaseSpans, ...cacheSpans]) {
+      // No device id or key anywhere in any span: not in a database span (its statement least of
+      // all), the cache's spans, or the URLs of the HTTP and Nest spans (the route is there).
+      expect(JSON.stringify(spans)).toContain('/apps/banner/devices/:deviceId/render');
+      for (const span of spans) {
         const text = JSON.stringify(span);
         expect({
           span: span.name,
