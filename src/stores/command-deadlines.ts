@@ -138,11 +138,12 @@ export class CommandDeadlines {
       this.expireOverdue(undefined);
       return;
     }
+    // Not unref'd: an unref'd immediate lets the poll phase block until other I/O comes, which on
+    // a quiet process would hold the rejection for seconds.
     this.deferred = setImmediate(() => {
       this.deferred = undefined;
       this.expireOverdue(load);
     });
-    this.deferred.unref();
   }
 
   private expireOverdue(overload: EventLoopLoad | undefined): void {
