@@ -227,12 +227,26 @@ describe('CommandDeadlines', () => {
     });
 
     it('rejects what is still unanswered as an overload of this process, saying how busy it was', async () => {
+      // Whether each immediate scheduled meanwhile still keeps the loop awake once its scheduler is done.
+      const keepsLoopAwake: boolean[] = [];
+      const schedule = setImmediate;
+      jest
+        .spyOn(global, 'setImmediate')
+        .mockImplementation((...args: Parameters<typeof schedule>) => {
+          const immediate = schedule(...args);
+          queueMicrotask(() => keepsLoopAwake.push(immediate.hasRef()));
+          return immediate;
+        });
       const { command, outcome, done } = trackCommand(deadlines);
       block(TIMEOUT_MS * 3 + 100);
       const blockEnded = performance.now();
       await done;
-      // At once after the busy moment, even with nothing else for the event loop to wake up for.
+      // At once after the busy moment, even with nothing else for the event loop to wake up for:
+      // an unref'd immediate would wait for other I/O (seconds on a quiet process), which this
+      // test's own event loop, busy with Jest, does not show by timing alone.
       expect(outcome.settledAt! - blockEnded).toBeLessThan(SLACK_MS);
+      expect(keepsLoopAwake.length).toBeGreaterThan(0);
+      expect(keepsLoopAwake.every(Boolean)).toBe(true);
       const error = outcome.error as CommandTimeoutError;
       expect(error).toBeInstanceOf(CommandTimeoutError);
       expect(error.overload?.lateMs).toBeGreaterThanOrEqual(TIMEOUT_MS * 2);
