@@ -256,5 +256,41 @@ describe('CommandDeadlines', () => {
       );
       expect(onTimeout).toHaveBeenCalledWith(command, error.overload);
     });
+
+    it('still calls it an overload when the next deadline comes soon after a busy one', async () => {
+      // Busy in short chunks: timers run on time, only the loop's utilization shows the load.
+      let busy = true;
+      const work = (async () => {
+        while (busy) {
+          block(4);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      })();
+      const first = trackCommand(deadlines);
+      block(TIMEOUT_MS / 3);
+      // Its deadline comes a third of the timeout after the first one's, when the window the
+      // loop's use is measured over has just been renewed.
+      const second = trackCommand(deadlines);
+      await Promise.all([first.done, second.done]);
+      busy = false;
+      await work;
+      for (const { outcome } of [first, second]) {
+        const error = outcome.error as CommandTimeoutError;
+        expect(error).toBeInstanceOf(CommandTimeoutError);
+        expect(error.overload?.utilization).toBeGreaterThan(0.9);
+      }
+    });
+
+    it('calls it a timeout when the loop went idle after the overload and Redis still did not answer', async () => {
+      const first = trackCommand(deadlines);
+      block(TIMEOUT_MS * 3 + 100);
+      const second = trackCommand(deadlines);
+      await Promise.all([first.done, second.done]);
+      expect((first.outcome.error as CommandTimeoutError).overload).toBeDefined();
+      const error = second.outcome.error as CommandTimeoutError;
+      expect(error).toBeInstanceOf(CommandTimeoutError);
+      expect(error.overload).toBeUndefined();
+      expect(onTimeout).toHaveBeenLastCalledWith(second.command, undefined);
+    });
   });
 });

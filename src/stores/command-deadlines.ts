@@ -43,15 +43,22 @@ const lateAfterMs = (timeoutMs: number) => Math.max(50, timeoutMs / 2);
  */
 const BUSY_UTILIZATION = 0.9;
 
+/** The event loop's use from `start` on. */
+interface UtilizationWindow {
+  readonly start: number;
+  readonly since: EventLoopUtilization;
+  /** Opened as commands expired because the loop was busy. */
+  readonly afterOverload: boolean;
+}
+
 export class CommandDeadlines {
   private queue: Tracked[] = [];
   private head = 0;
   private timer: NodeJS.Timeout | undefined;
   /** When the armed timer is due. */
   private dueAt = 0;
-  /** The event loop's use at the start of the current window, renewed once per timeout. */
-  private utilizationSince: EventLoopUtilization | undefined;
-  private windowStart = 0;
+  /** Where the event loop's use is measured from: renewed once per timeout, and after an overload. */
+  private window: UtilizationWindow | undefined;
   /** An expiry put off to after this turn's poll phase (see `expire`). */
   private deferred: NodeJS.Immediate | undefined;
   private readonly lateAfterMs: number;
@@ -103,13 +110,12 @@ export class CommandDeadlines {
     this.head = 0;
   }
 
-  private arm(delayMs: number): NodeJS.Timeout {
+  private arm(delayMs: number, afterOverload = false): NodeJS.Timeout {
     const wait = Math.max(0, Math.ceil(delayMs));
     const now = performance.now();
     this.dueAt = now + wait;
-    if (!this.utilizationSince || now - this.windowStart >= this.timeoutMs) {
-      this.utilizationSince = performance.eventLoopUtilization();
-      this.windowStart = now;
+    if (afterOverload || !this.window || now - this.window.start >= this.timeoutMs) {
+      this.window = { start: now, since: performance.eventLoopUtilization(), afterOverload };
     }
     const timer = setTimeout(() => this.expire(), wait);
     timer.unref();
@@ -125,15 +131,17 @@ export class CommandDeadlines {
   private expire(): void {
     this.timer = undefined;
     const now = performance.now();
+    const window = this.window!;
     const load: EventLoopLoad = {
       lateMs: now - this.dueAt,
-      utilization: performance.eventLoopUtilization(this.utilizationSince).utilization,
+      utilization: performance.eventLoopUtilization(window.since).utilization,
     };
-    // Over a window shorter than half the timeout, utilization says little (the loop is always
-    // busy right after it rejected a batch): only the timer's lateness counts then.
+    // Over less than half the timeout, utilization says little (the loop is busy right after it
+    // failed a batch of commands), unless the window opened as an overload's batch expired: a
+    // loop busy ever since is the same overload going on (a burst's deadlines keep coming).
+    const measured = now - window.start >= this.timeoutMs / 2 || window.afterOverload;
     const busy =
-      load.lateMs >= this.lateAfterMs ||
-      (now - this.windowStart >= this.timeoutMs / 2 && load.utilization >= BUSY_UTILIZATION);
+      load.lateMs >= this.lateAfterMs || (measured && load.utilization >= BUSY_UTILIZATION);
     if (!busy) {
       this.expireOverdue(undefined);
       return;
@@ -161,7 +169,7 @@ export class CommandDeadlines {
     }
     this.compact();
     if (this.head < this.queue.length) {
-      this.timer = this.arm(this.queue[this.head].deadline - now);
+      this.timer = this.arm(this.queue[this.head].deadline - now, overload !== undefined);
     }
   }
 
