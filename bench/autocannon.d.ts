@@ -19,6 +19,8 @@ declare module 'autocannon' {
     pipelining?: number;
     timeout?: number;
     headers?: Record<string, string>;
+    /** Sent in turn by every connection. */
+    requests?: { method?: 'GET' | 'POST'; path: string }[];
   }
 
   interface Result {

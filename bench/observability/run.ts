@@ -18,8 +18,6 @@ import autocannon from 'autocannon';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
@@ -29,6 +27,7 @@ import { cpuWindow, processCpuMs, waitForQuiet } from '../support/cpu';
 import { describeEnvironment, srcCommit } from '../support/environment';
 import { resolveNodes } from '../support/nodes';
 import type { NodeRuntime } from '../support/nodes';
+import { freePort } from '../../test/support/redis-server';
 import { repoRoot } from '../support/paths';
 import { describePinning, pinnedCommand, pinProcess, SUPPORT_CPU } from '../support/pin';
 import { LOAD_CONTROL_OPTIONS, loadControlFrom, runBenchmark } from '../support/run-control';
@@ -133,18 +132,6 @@ function versionOf(name: string): string {
   } catch {
     return 'not installed';
   }
-}
-
-/** A port nobody listens on right now (the app is started on it straight after). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** The redis-server process serving `url` on this machine, if it can be seen in /proc. */

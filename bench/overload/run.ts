@@ -1,0 +1,361 @@
+// Overload versus outage: npm run bench:overload [-- --quick]
+//
+// Does a busy process read as a Redis outage? Against a healthy Redis:
+// 1. Burst: this process starts --burst reads at once through RedisCache (every key cached) and
+//    counts hits, misses and failures by kind, what the cache logged, and whether a stats() call
+//    straight after answers.
+// 2. HTTP past capacity: the renderer (apps/renderer/dist: npm run build:renderer), pinned to one
+//    core, under autocannon with --calm connections, then --busy connections (far past what one
+//    core serves), then --calm again. Per phase, from the renderer's /metrics and its log: render
+//    hit ratio, cache errors by kind, log lines about Redis, latency.
+// Prints Markdown; docs/failing-open.md quotes a run. Options: --quick, --burst 10000,50000,
+// --rounds N (3), --calm N (8), --busy N (1000), --phase S (10), --devices N (50), --no-pin.
+import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Logger } from '@nestjs/common';
+import type { LoggerService } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { RedisCache } from '../../src';
+import { Args } from '../support/args';
+import { stopChild } from '../support/child';
+import { resolveNodes } from '../support/nodes';
+import { freePort } from '../../test/support/redis-server';
+import { repoRoot } from '../support/paths';
+import { pinnedCommand, pinningAvailable, pinProcess, SUPPORT_CPU } from '../support/pin';
+import { acquireBenchRedis, BENCH_VALUE } from '../support/redis';
+import type { BenchRedis } from '../support/redis';
+import { formatInt, markdownTable, sleep } from '../support/stats';
+
+/** The banner app: its images live 300 s, so every miss in a phase is one the cache caused. */
+const APP = 'banner';
+const RENDER_ROUTE = '/apps/:appId/devices/:deviceId/render';
+
+/** The cache's log lines, kept (they are what an operator would read) and counted. */
+class CapturingLogger implements LoggerService {
+  readonly lines: string[] = [];
+  log(): void {}
+  warn(message: unknown): void {
+    this.lines.push(String(message));
+  }
+  error(message: unknown): void {
+    this.lines.push(String(message));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Burst
+// ---------------------------------------------------------------------------------------------
+
+interface BurstRound {
+  reads: number;
+  hits: number;
+  misses: number;
+  errors: Record<string, number>;
+  stats: string;
+  wallMs: number;
+  /** From the end of the burst to the first read that hits again. */
+  backAfterMs: number;
+  logs: string[];
+}
+
+async function burstRound(url: string, reads: number, keys: number): Promise<BurstRound> {
+  const logger = new CapturingLogger();
+  Logger.overrideLogger(logger);
+  const client = new Redis(url, { lazyConnect: true, enableOfflineQueue: false });
+  await client.connect();
+  const cache = await RedisCache.fromClient(client);
+  try {
+    const views = Array.from({ length: keys }, (_, i) => cache.withContext(APP, `dev${i}`));
+    await Promise.all(views.map((view) => view.set('k', BENCH_VALUE, 600)));
+    await sleep(100);
+    const started = performance.now();
+    const values = await Promise.all(
+      Array.from({ length: reads }, (_, i) => views[i % keys].get('k')),
+    );
+    const wallMs = performance.now() - started;
+    const stats = await views[0].stats().then(
+      (keys) => `ok (${keys} key)`,
+      (error: Error & { kind?: string }) => `rejected (${error.kind ?? error.name})`,
+    );
+    let backAfterMs = 0;
+    while (!(await views[1].get('k')).found) {
+      backAfterMs = performance.now() - started - wallMs;
+      if (backAfterMs > 10_000) break;
+      await sleep(5);
+    }
+    const hits = values.filter((lookup) => lookup.found).length;
+    const errors: Record<string, number> = {};
+    for (const [, kinds] of Object.entries(cache.errorCounts())) {
+      for (const [kind, count] of Object.entries(kinds ?? {})) {
+        errors[kind] = (errors[kind] ?? 0) + (count ?? 0);
+      }
+    }
+    return {
+      reads,
+      hits,
+      misses: reads - hits,
+      errors,
+      stats,
+      wallMs,
+      backAfterMs,
+      logs: logger.lines,
+    };
+  } finally {
+    await Promise.all(
+      Array.from({ length: keys }, (_, i) => cache.withContext(APP, `dev${i}`).delete('k')),
+    );
+    await cache.close();
+    client.disconnect();
+  }
+}
+
+function renderBurst(rounds: BurstRound[]): string {
+  const rows = rounds.map((round, i) => [
+    formatInt(round.reads),
+    String(i + 1),
+    formatInt(round.hits),
+    formatInt(round.misses),
+    Object.entries(round.errors)
+      .map(([kind, count]) => `${kind} ${count}`)
+      .join(', ') || 'none',
+    round.wallMs.toFixed(0),
+    round.stats,
+    round.backAfterMs.toFixed(0),
+    String(round.logs.length),
+  ]);
+  const logs = [...new Set(rounds.flatMap((round) => round.logs))].slice(0, 4);
+  return [
+    markdownTable(
+      [
+        'reads at once',
+        'round',
+        'hits',
+        'misses',
+        'failures by kind',
+        'ms',
+        'stats() after',
+        'hits again after ms',
+        'log lines',
+      ],
+      rows,
+    ),
+    '',
+    logs.length ? 'What the cache logged:\n\n' + logs.map((line) => `> ${line}`).join('\n') : '',
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. HTTP past capacity
+// ---------------------------------------------------------------------------------------------
+
+interface Renderer {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  base: string;
+  logs: string[];
+}
+
+async function startRenderer(node: string, redisUrl: string, pin: boolean): Promise<Renderer> {
+  const port = await freePort();
+  const env: Record<string, string | undefined> = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (/^(OTEL_|CACHE_|REDIS_)/.test(name)) delete env[name];
+  }
+  Object.assign(env, {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    REDIS_URL: redisUrl,
+    LOG_LEVEL: 'warn',
+  });
+  const main = join(repoRoot, 'apps', 'renderer', 'dist', 'main.js');
+  const [binary, args] = pinnedCommand(pin, node, [main]);
+  const child = spawn(binary, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const logs: string[] = [];
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => logs.push(line));
+  }
+  const base = `http://127.0.0.1:${port}`;
+  for (let waited = 0; ; waited += 200) {
+    if (child.exitCode !== null) throw new Error(`renderer exited:\n${logs.join('\n')}`);
+    const live = await fetch(`${base}/health/live`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (live) return { child, exited, base, logs };
+    if (waited > 30_000) throw new Error('renderer did not answer /health/live in 30 s');
+    await sleep(200);
+  }
+}
+
+/** Sums the series of `name` whose labels include every one of `labels`, by `by`'s value. */
+function sumBy(text: string, name: string, labels: string[], by: string): Record<string, number> {
+  const sums: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const match = /^([a-z_]+)\{(.*)\} (\S+)$/.exec(line);
+    if (!match || !match[1].endsWith(name) || !labels.every((l) => match[2].includes(l))) continue;
+    const value = new RegExp(`${by}="([^"]*)"`).exec(match[2])?.[1] ?? '';
+    sums[value] = (sums[value] ?? 0) + Number(match[3]);
+  }
+  return sums;
+}
+
+interface Scrape {
+  renders: Record<string, number>;
+  errors: Record<string, number>;
+}
+
+async function scrape(renderer: Renderer): Promise<Scrape> {
+  const text = await (await fetch(`${renderer.base}/metrics`)).text();
+  return {
+    renders: sumBy(text, 'request_duration_seconds_count', [`route="${RENDER_ROUTE}"`], 'cache'),
+    errors: sumBy(text, 'errors_total', [], 'kind'),
+  };
+}
+
+function delta(after: Record<string, number>, before: Record<string, number>) {
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([key, value]) => [key, value - (before[key] ?? 0)] as const)
+      .filter(([, value]) => value !== 0),
+  );
+}
+
+interface Phase {
+  name: string;
+  connections: number;
+  requests: number;
+  reqPerS: number;
+  p50: number;
+  p99: number;
+  timeouts: number;
+  renders: Record<string, number>;
+  errors: Record<string, number>;
+  logs: string[];
+}
+
+async function phase(
+  renderer: Renderer,
+  name: string,
+  connections: number,
+  seconds: number,
+  paths: string[],
+): Promise<Phase> {
+  const before = await scrape(renderer);
+  const logsBefore = renderer.logs.length;
+  const result = await autocannon({
+    url: renderer.base,
+    connections,
+    duration: seconds,
+    timeout: 30,
+    requests: paths.map((path) => ({ method: 'GET' as const, path })),
+  });
+  await sleep(500);
+  const after = await scrape(renderer);
+  return {
+    name,
+    connections,
+    requests: result.requests.total,
+    reqPerS: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    timeouts: result.timeouts + result.errors,
+    renders: delta(after.renders, before.renders),
+    errors: delta(after.errors, before.errors),
+    logs: renderer.logs.slice(logsBefore).filter((line) => /redis|cache/i.test(line)),
+  };
+}
+
+function renderHttp(phases: Phase[]): string {
+  const rows = phases.map((p) => {
+    const hits = p.renders.hit ?? 0;
+    const total = hits + (p.renders.miss ?? 0);
+    return [
+      p.name,
+      String(p.connections),
+      formatInt(p.reqPerS),
+      `${p.p50} / ${p.p99}`,
+      String(p.timeouts),
+      total ? `${((100 * hits) / total).toFixed(2)} % (${formatInt(total - hits)} misses)` : 'n/a',
+      Object.entries(p.errors)
+        .map(([kind, count]) => `${kind} ${count}`)
+        .join(', ') || 'none',
+      String(p.logs.length),
+    ];
+  });
+  const logs = [...new Set(phases.flatMap((p) => p.logs))].slice(0, 4);
+  return [
+    markdownTable(
+      [
+        'phase',
+        'connections',
+        'req/s',
+        'p50 / p99 ms',
+        'client errors',
+        'render hits',
+        'cache errors by kind',
+        'log lines',
+      ],
+      rows,
+    ),
+    '',
+    logs.length ? 'What the renderer logged:\n\n' + logs.map((line) => `> ${line}`).join('\n') : '',
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const args = new Args(process.argv.slice(2));
+  const quick = args.flag('quick');
+  const bursts = (args.string('burst') ?? (quick ? '10000' : '10000,50000')).split(',').map(Number);
+  const rounds = args.number('rounds', quick ? 1 : 3);
+  const calm = args.number('calm', 8);
+  const busy = args.number('busy', 1000);
+  const seconds = args.number('phase', quick ? 3 : 10);
+  const devices = args.number('devices', 50);
+  const pin = !args.flag('no-pin') && pinningAvailable();
+  const [node] = resolveNodes([args.string('node') ?? '24']);
+
+  let redis: BenchRedis | undefined;
+  let renderer: Renderer | undefined;
+  try {
+    redis = await acquireBenchRedis();
+    console.log(
+      `# Overload versus outage\n\nRedis ${await redis.version()}, ${redis.url}; ${process.version} (burst), ${node.version} (renderer); ${pin ? 'renderer pinned to cpu 0, load and Redis on cpu 1' : 'not pinned'}.\n`,
+    );
+    const burstRounds: BurstRound[] = [];
+    for (const reads of bursts) {
+      for (let round = 0; round < rounds; round++)
+        burstRounds.push(await burstRound(redis.url, reads, 1000));
+    }
+    console.log(`## Burst: reads started at once by one process\n\n${renderBurst(burstRounds)}\n`);
+
+    if (pin) pinProcess(process.pid, SUPPORT_CPU);
+    renderer = await startRenderer(node.binary, redis.url, pin);
+    const paths = Array.from(
+      { length: devices },
+      (_, i) => `/apps/${APP}/devices/bench-${i}/render`,
+    );
+    for (const path of paths) await (await fetch(renderer.base + path)).arrayBuffer();
+    await phase(renderer, 'warm-up', calm, seconds, paths);
+    const phases: Phase[] = [];
+    phases.push(await phase(renderer, 'calm', calm, seconds, paths));
+    phases.push(await phase(renderer, 'past capacity', busy, seconds, paths));
+    phases.push(await phase(renderer, 'calm again', calm, seconds, paths));
+    console.log(
+      `## HTTP past capacity: the renderer's cached render route, ${devices} devices, ${seconds} s per phase\n\n${renderHttp(phases)}`,
+    );
+  } finally {
+    if (renderer) await stopChild(renderer, 10_000);
+    await redis?.release();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
