@@ -189,10 +189,11 @@ describe('redisCacheOptionsFromEnv', () => {
         redisCacheOptionsFromEnv({
           CACHE_METRICS: 'false',
           CACHE_KEY_COUNT_INTERVAL_MS: '0',
+          CACHE_METRICS_OPENTELEMETRY: 'true',
           CACHE_TRACING: '0',
         }),
       ).toMatchObject({
-        metrics: { enabled: false, keyCountIntervalMs: 0 },
+        metrics: { enabled: false, keyCountIntervalMs: 0, openTelemetry: true },
         tracing: { enabled: false },
       });
       const defaults = redisCacheOptionsFromEnv({});

@@ -56,6 +56,7 @@ const VARIABLES = {
   CACHE_STAMPEDE_LOCK: { schema: flag, expected: '"true" or "false"' },
   CACHE_EARLY_REFRESH: { schema: flag, expected: '"true" or "false"' },
   CACHE_METRICS: { schema: flag, expected: '"true" or "false"' },
+  CACHE_METRICS_OPENTELEMETRY: { schema: flag, expected: '"true" or "false"' },
   CACHE_KEY_COUNT_INTERVAL_MS: {
     schema: wholeNumber(0, 86_400_000),
     expected: 'a whole number of milliseconds from 0 (off) to 86400000',
@@ -91,6 +92,7 @@ export function redisCacheOptionsFromEnv(env: Env = process.env): RedisCacheModu
     metrics: nonEmpty({
       enabled: vars.CACHE_METRICS,
       keyCountIntervalMs: vars.CACHE_KEY_COUNT_INTERVAL_MS,
+      openTelemetry: vars.CACHE_METRICS_OPENTELEMETRY,
     }),
     tracing: nonEmpty({ enabled: vars.CACHE_TRACING }),
   };

@@ -1,4 +1,5 @@
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+import type { MeterProvider } from '@opentelemetry/api';
 import type { Registry } from 'prom-client';
 import type { ConnectionOptions } from 'node:tls';
 
@@ -160,4 +161,11 @@ export interface CacheMetricsOptions {
    * milliseconds; 0 turns them off. @default 30000
    */
   keyCountIntervalMs?: number;
+  /**
+   * Also record every operation through the OpenTelemetry metrics API, as the semantic conventions'
+   * `db.client.operation.duration` histogram (for teams that export metrics with OTLP); Prometheus
+   * metrics stay as they are. `true` uses the global MeterProvider as it is when the module starts
+   * (start the OpenTelemetry SDK before the app is created), or give one. @default false
+   */
+  openTelemetry?: boolean | { meterProvider: MeterProvider };
 }

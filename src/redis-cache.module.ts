@@ -24,9 +24,14 @@ import {
   RedisCacheConfigurableModule,
 } from './redis-cache.module-definition';
 import { resolveRedisCacheOptions } from './redis-cache.options';
-import type { ResolvedRedisCacheOptions } from './redis-cache.options';
+import type { ResolvedCacheMetricsOptions, ResolvedRedisCacheOptions } from './redis-cache.options';
 import type { CacheStore } from './stores/cache-store.interface';
-import { NO_OBSERVER } from './metrics/cache-observer';
+import { observeWith } from './metrics/cache-observer';
+import type { CacheObserver } from './metrics/cache-observer';
+import {
+  databaseAttributes,
+  OpenTelemetryCacheMetrics,
+} from './metrics/opentelemetry-cache-metrics';
 import { reportBackendUp } from './metrics/backend-up.gauge';
 import { CacheMetricsInterceptor } from './metrics/cache-metrics.interceptor';
 import { CacheRequestMetrics } from './metrics/cache-request-metrics';
@@ -55,6 +60,23 @@ async function createStore(options: ResolvedRedisCacheOptions): Promise<CacheSto
   return RedisStore.open(client, storeOptions, options.startupWaitMs);
 }
 
+/** Prometheus metrics, and OpenTelemetry's too when asked for. */
+function cacheObserverOf(store: CacheStore, metrics: ResolvedCacheMetricsOptions): CacheObserver {
+  if (!metrics.enabled) return observeWith([]);
+  const observers: CacheObserver[] = [new PrometheusCacheMetrics(metrics.registry, metrics.prefix)];
+  const provider = metrics.meterProvider;
+  if (provider) {
+    if (OpenTelemetryCacheMetrics.recordsNothing(provider)) {
+      new Logger(REDIS_CACHE_LOGGER_CONTEXT).warn(
+        'metrics.openTelemetry is on, but no OpenTelemetry MeterProvider is registered: start the OpenTelemetry SDK before the app is created, or pass { meterProvider }.',
+      );
+    }
+    const client = store instanceof RedisStore ? store.client : null;
+    observers.push(new OpenTelemetryCacheMetrics(provider, databaseAttributes(client)));
+  }
+  return observeWith(observers);
+}
+
 const providers: Provider[] = [
   {
     provide: RESOLVED_REDIS_CACHE_OPTIONS,
@@ -71,9 +93,7 @@ const providers: Provider[] = [
     inject: [REDIS_CACHE_STORE, RESOLVED_REDIS_CACHE_OPTIONS],
     useFactory: (store: CacheStore, options: ResolvedRedisCacheOptions) =>
       new RedisCache(store, cacheSettingsOf(options), {
-        observer: options.metrics.enabled
-          ? new PrometheusCacheMetrics(options.metrics.registry, options.metrics.prefix)
-          : NO_OBSERVER,
+        observer: cacheObserverOf(store, options.metrics),
         stampedeObserver: options.metrics.enabled
           ? new PrometheusStampedeMetrics(options.metrics.registry, options.metrics.prefix)
           : undefined,

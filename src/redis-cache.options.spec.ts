@@ -1,3 +1,4 @@
+import { createNoopMeter, metrics } from '@opentelemetry/api';
 import { Redis } from 'ioredis';
 import { Registry, register } from 'prom-client';
 import { RedisCacheConfigError } from './errors/redis-cache.errors';
@@ -61,6 +62,7 @@ describe('resolveRedisCacheOptions', () => {
           registry: register,
           apps: new Set(),
           keyCountIntervalMs: 30_000,
+          meterProvider: undefined,
         },
         tracing: { enabled: true, recordDeviceId: false, recordKey: false },
       };
@@ -85,7 +87,18 @@ describe('resolveRedisCacheOptions', () => {
         registry,
         apps: new Set(['clock']),
         keyCountIntervalMs: 0,
+        meterProvider: undefined,
       });
+    });
+
+    it('records through OpenTelemetry only when asked: the given MeterProvider, or the global one', () => {
+      const meterProvider = { getMeter: () => createNoopMeter() };
+      const given = resolveRedisCacheOptions({ metrics: { openTelemetry: { meterProvider } } });
+      expect(given.metrics.meterProvider).toBe(meterProvider);
+      const global = resolveRedisCacheOptions({ metrics: { openTelemetry: true } });
+      expect(global.metrics.meterProvider).toBe(metrics.getMeterProvider());
+      const off = resolveRedisCacheOptions({ metrics: { openTelemetry: false } });
+      expect(off.metrics.meterProvider).toBeUndefined();
     });
 
     it('exports the same defaults it applies', () => {
@@ -292,6 +305,16 @@ describe('resolveRedisCacheOptions', () => {
         'metrics.registry',
         { metrics: { registry: {} } },
         'RedisCacheModule option "metrics.registry": expected a prom-client Registry, got object.',
+      ],
+      [
+        'metrics.openTelemetry.meterProvider',
+        { metrics: { openTelemetry: { meterProvider: {} } } },
+        'RedisCacheModule option "metrics.openTelemetry": expected true, false or { meterProvider } with an OpenTelemetry MeterProvider, got object.',
+      ],
+      [
+        'metrics.openTelemetry',
+        { metrics: { openTelemetry: 'yes' } },
+        'RedisCacheModule option "metrics.openTelemetry": expected true, false or { meterProvider } with an OpenTelemetry MeterProvider, got "yes".',
       ],
       [
         'metrics.apps',

@@ -1,3 +1,5 @@
+import { metrics as openTelemetryMetrics } from '@opentelemetry/api';
+import type { MeterProvider } from '@opentelemetry/api';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { ConnectionOptions } from 'node:tls';
 import { register } from 'prom-client';
@@ -52,6 +54,8 @@ export interface ResolvedCacheMetricsOptions {
   apps: ReadonlySet<string>;
   /** 0: no background key counts. */
   keyCountIntervalMs: number;
+  /** Where operations are also recorded through OpenTelemetry; undefined: not at all. */
+  meterProvider: MeterProvider | undefined;
 }
 
 export interface RedisNode {
@@ -172,6 +176,14 @@ const optionsSchema = z.strictObject({
       registry: z.custom<Registry>((value) => isRegistry(value)).optional(),
       apps: z.array(z.string().min(1)).optional(),
       keyCountIntervalMs: z.number().int().min(0).max(86_400_000).optional(),
+      openTelemetry: z
+        .union([
+          z.boolean(),
+          z.strictObject({
+            meterProvider: z.custom<MeterProvider>((value) => isMeterProvider(value)),
+          }),
+        ])
+        .optional(),
     })
     .optional(),
   tracing: z
@@ -225,6 +237,7 @@ const EXPECTED: Record<string, string> = {
   'metrics.registry': 'a prom-client Registry',
   'metrics.apps': 'an array of app ids',
   'metrics.keyCountIntervalMs': 'a whole number of milliseconds from 0 (off) to 86400000',
+  'metrics.openTelemetry': 'true, false or { meterProvider } with an OpenTelemetry MeterProvider',
   tracing: 'an object with enabled, recordDeviceId and recordKey',
   'tracing.enabled': 'a boolean',
   'tracing.recordDeviceId': 'a boolean',
@@ -293,6 +306,7 @@ export function resolveRedisCacheOptions(
       apps: new Set(options.metrics?.apps ?? []),
       keyCountIntervalMs:
         options.metrics?.keyCountIntervalMs ?? REDIS_CACHE_DEFAULTS.keyCountIntervalMs,
+      meterProvider: meterProviderOf(options.metrics?.openTelemetry),
     },
     tracing: {
       enabled: options.tracing?.enabled ?? true,
@@ -455,6 +469,21 @@ function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
   return Object.fromEntries(
     Object.entries(value ?? {}).filter(([, v]) => v !== undefined),
   ) as Partial<T>;
+}
+
+function meterProviderOf(
+  option: NonNullable<RedisCacheModuleOptions['metrics']>['openTelemetry'],
+): MeterProvider | undefined {
+  if (!option) return undefined;
+  return option === true ? openTelemetryMetrics.getMeterProvider() : option.meterProvider;
+}
+
+function isMeterProvider(value: unknown): value is MeterProvider {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as MeterProvider).getMeter === 'function'
+  );
 }
 
 /** By shape, not `instanceof`: the application's registry may come from its own copy of prom-client. */

@@ -6,7 +6,8 @@ import type { CacheLoader } from './contextual-cache';
 import { InvalidCacheValueError } from './errors/redis-cache.errors';
 import { assertValidContextId, namespacePrefix, normalizeKey } from './keys/cache-key';
 import type { CacheLookup } from './redis-cache.interfaces';
-import type { CacheObserver } from './metrics/cache-observer';
+import type { CacheObserver, ObservedOperation } from './metrics/cache-observer';
+import { classifyStoreError } from './stores/store-errors';
 import type { StampedeGuard } from './stampede/stampede-guard';
 import type { CacheTracer } from './tracing/cache-tracer';
 import type { CacheStore } from './stores/cache-store.interface';
@@ -90,7 +91,7 @@ export class ScopedCache extends ContextualCache implements ReadOutcomeSource {
       if (this.reads !== 'miss') this.reads = result;
       return value === null ? CACHE_MISS : { found: true, value };
     } catch (error) {
-      this.runtime.observer.operation('get', 'error', secondsSince(started));
+      this.observeFailure('get', error, started);
       this.reads = 'miss';
       return this.runtime.failures.recover('get', error, CACHE_MISS);
     }
@@ -112,7 +113,7 @@ export class ScopedCache extends ContextualCache implements ReadOutcomeSource {
       );
       this.runtime.observer.operation('set', 'ok', secondsSince(started));
     } catch (error) {
-      this.runtime.observer.operation('set', 'error', secondsSince(started));
+      this.observeFailure('set', error, started);
       this.runtime.failures.recover('set', error, undefined);
     }
   }
@@ -127,7 +128,7 @@ export class ScopedCache extends ContextualCache implements ReadOutcomeSource {
       this.runtime.observer.operation('delete', 'ok', secondsSince(started));
       return deleted;
     } catch (error) {
-      this.runtime.observer.operation('delete', 'error', secondsSince(started));
+      this.observeFailure('delete', error, started);
       return this.runtime.failures.recover('delete', error, false);
     }
   }
@@ -186,6 +187,15 @@ export class ScopedCache extends ContextualCache implements ReadOutcomeSource {
     );
   }
 
+  private observeFailure(operation: ObservedOperation, error: unknown, started: number): void {
+    this.runtime.observer.operation(
+      operation,
+      'error',
+      secondsSince(started),
+      classifyStoreError(error),
+    );
+  }
+
   /** Flushes and counts: observed like the others, and always rejected on a backend failure. */
   private async bulk(
     operation: 'flush_app' | 'flush_device' | 'stats',
@@ -197,7 +207,7 @@ export class ScopedCache extends ContextualCache implements ReadOutcomeSource {
       this.runtime.observer.operation(operation, 'ok', secondsSince(started));
       return count;
     } catch (error) {
-      this.runtime.observer.operation(operation, 'error', secondsSince(started));
+      this.observeFailure(operation, error, started);
       return this.runtime.failures.reject(operation, error);
     }
   }

@@ -9,7 +9,13 @@ export type OperationResult = 'hit' | 'miss' | 'ok' | 'error';
 
 /** Told about every cache operation as it ends (metrics, and later traces). */
 export interface CacheObserver {
-  operation(operation: ObservedOperation, result: OperationResult, seconds: number): void;
+  /** `kind`: why it failed, with the result `error`. */
+  operation(
+    operation: ObservedOperation,
+    result: OperationResult,
+    seconds: number,
+    kind?: CacheFailureKind,
+  ): void;
   failure(operation: CacheOperation, kind: CacheFailureKind): void;
 }
 
@@ -18,3 +24,13 @@ export const NO_OBSERVER: CacheObserver = {
   operation: () => undefined,
   failure: () => undefined,
 };
+
+/** Tells each of `observers` (one of them: that one itself). */
+export function observeWith(observers: readonly CacheObserver[]): CacheObserver {
+  if (observers.length === 0) return NO_OBSERVER;
+  if (observers.length === 1) return observers[0];
+  return {
+    operation: (...args) => observers.forEach((observer) => observer.operation(...args)),
+    failure: (...args) => observers.forEach((observer) => observer.failure(...args)),
+  };
+}

@@ -1,5 +1,5 @@
 // OpenTelemetry spans of the cache's operations, on a real Redis, caught by an in-memory exporter.
-// The OpenTelemetry SDK needs Node 22.15+: jest.tracing.config.js runs this suite (npm test runs it
+// The OpenTelemetry SDK needs Node 22.15+: jest.otel.config.js runs this suite (npm test runs it
 // under Node 24 where the machine's Node is older); the library itself needs only the API.
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
