@@ -190,15 +190,27 @@ describe('redisCacheOptionsFromEnv', () => {
           CACHE_METRICS: 'false',
           CACHE_KEY_COUNT_INTERVAL_MS: '0',
           CACHE_METRICS_OPENTELEMETRY: 'true',
+          CACHE_KEY_COUNT_SAMPLES: '5000',
           CACHE_TRACING: '0',
         }),
       ).toMatchObject({
-        metrics: { enabled: false, keyCountIntervalMs: 0, openTelemetry: true },
+        metrics: {
+          enabled: false,
+          keyCountIntervalMs: 0,
+          openTelemetry: true,
+          keyCountSamples: 5000,
+        },
         tracing: { enabled: false },
       });
       const defaults = redisCacheOptionsFromEnv({});
       expect(defaults).not.toHaveProperty('metrics');
       expect(defaults).not.toHaveProperty('tracing');
+      expect(redisCacheOptionsFromEnv({ CACHE_KEY_COUNT_SAMPLES: 'auto' }).metrics).toEqual({
+        keyCountSamples: 'auto',
+      });
+      expect(() => redisCacheOptionsFromEnv({ CACHE_KEY_COUNT_SAMPLES: 'some' })).toThrow(
+        'Environment variable CACHE_KEY_COUNT_SAMPLES: expected "auto" or a whole number from 0 (count exactly) to 1000000, got "some".',
+      );
       expect(() => redisCacheOptionsFromEnv({ CACHE_METRICS: 'yes' })).toThrow(
         'Environment variable CACHE_METRICS: expected "true" or "false", got "yes".',
       );

@@ -61,6 +61,10 @@ const VARIABLES = {
     schema: wholeNumber(0, 86_400_000),
     expected: 'a whole number of milliseconds from 0 (off) to 86400000',
   },
+  CACHE_KEY_COUNT_SAMPLES: {
+    schema: z.union([z.literal('auto'), wholeNumber(0, 1_000_000)]),
+    expected: '"auto" or a whole number from 0 (count exactly) to 1000000',
+  },
   CACHE_TRACING: { schema: flag, expected: '"true" or "false"' },
 } as const;
 
@@ -92,6 +96,7 @@ export function redisCacheOptionsFromEnv(env: Env = process.env): RedisCacheModu
     metrics: nonEmpty({
       enabled: vars.CACHE_METRICS,
       keyCountIntervalMs: vars.CACHE_KEY_COUNT_INTERVAL_MS,
+      keyCountSamples: vars.CACHE_KEY_COUNT_SAMPLES,
       openTelemetry: vars.CACHE_METRICS_OPENTELEMETRY,
     }),
     tracing: nonEmpty({ enabled: vars.CACHE_TRACING }),

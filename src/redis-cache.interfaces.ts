@@ -162,6 +162,14 @@ export interface CacheMetricsOptions {
    */
   keyCountIntervalMs?: number;
   /**
+   * How the keys are counted: 0 exactly, with SCAN (work in proportion to the whole database); N
+   * from N random keys (RANDOMKEY, scaled by DBSIZE; constant work, off by about ±2·√(p(1−p)/N) of
+   * the database for an app holding a share p of it); 'auto' exactly up to 1,000,000 keys, from
+   * 10,000 random keys above. Either way one instance of the fleet counts per interval.
+   * @default 'auto'
+   */
+  keyCountSamples?: number | 'auto';
+  /**
    * Also record every operation through the OpenTelemetry metrics API, as the semantic conventions'
    * `db.client.operation.duration` histogram (for teams that export metrics with OTLP); Prometheus
    * metrics stay as they are. `true` uses the global MeterProvider as it is when the module starts

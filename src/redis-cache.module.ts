@@ -117,6 +117,7 @@ const providers: Provider[] = [
               prefix: metrics.prefix,
               apps: metrics.apps,
               intervalMs: metrics.keyCountIntervalMs,
+              samples: metrics.keyCountSamples,
             },
             new Logger(REDIS_CACHE_LOGGER_CONTEXT),
           )

@@ -62,6 +62,7 @@ describe('resolveRedisCacheOptions', () => {
           registry: register,
           apps: new Set(),
           keyCountIntervalMs: 30_000,
+          keyCountSamples: 'auto',
           meterProvider: undefined,
         },
         tracing: { enabled: true, recordDeviceId: false, recordKey: false },
@@ -87,6 +88,7 @@ describe('resolveRedisCacheOptions', () => {
         registry,
         apps: new Set(['clock']),
         keyCountIntervalMs: 0,
+        keyCountSamples: 'auto',
         meterProvider: undefined,
       });
     });
@@ -112,6 +114,7 @@ describe('resolveRedisCacheOptions', () => {
         routeParams: { app: 'appId', device: 'deviceId' },
         metricsPrefix: 'matrx_cache_',
         keyCountIntervalMs: 30_000,
+        keyCountSamples: 'auto',
         maxValueBytes: 32 * 1024 * 1024,
         maxKeyBytes: 1024,
         stampede: STAMPEDE_DEFAULTS,
@@ -315,6 +318,11 @@ describe('resolveRedisCacheOptions', () => {
         'metrics.openTelemetry',
         { metrics: { openTelemetry: 'yes' } },
         'RedisCacheModule option "metrics.openTelemetry": expected true, false or { meterProvider } with an OpenTelemetry MeterProvider, got "yes".',
+      ],
+      [
+        'metrics.keyCountSamples',
+        { metrics: { keyCountSamples: -1 } },
+        'RedisCacheModule option "metrics.keyCountSamples": expected "auto" or a whole number from 0 (count exactly) to 1000000 (random keys to sample), got -1.',
       ],
       [
         'metrics.apps',

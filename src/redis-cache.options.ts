@@ -29,6 +29,7 @@ export const REDIS_CACHE_DEFAULTS = {
   routeParams: { app: 'appId', device: 'deviceId' },
   metricsPrefix: 'matrx_cache_',
   keyCountIntervalMs: 30_000,
+  keyCountSamples: 'auto' as const,
   // Above Pixlet's largest values (HTTP bodies up to 20 MB), far below Redis's 512 MB: a bound
   // against an accidental huge write that would block Redis and every client behind it.
   maxValueBytes: 32 * 1024 * 1024,
@@ -54,6 +55,8 @@ export interface ResolvedCacheMetricsOptions {
   apps: ReadonlySet<string>;
   /** 0: no background key counts. */
   keyCountIntervalMs: number;
+  /** 0: exact counts (SCAN); N: estimates from N random keys; 'auto': by the database's size. */
+  keyCountSamples: number | 'auto';
   /** Where operations are also recorded through OpenTelemetry; undefined: not at all. */
   meterProvider: MeterProvider | undefined;
 }
@@ -176,6 +179,9 @@ const optionsSchema = z.strictObject({
       registry: z.custom<Registry>((value) => isRegistry(value)).optional(),
       apps: z.array(z.string().min(1)).optional(),
       keyCountIntervalMs: z.number().int().min(0).max(86_400_000).optional(),
+      keyCountSamples: z
+        .union([z.literal('auto'), z.number().int().min(0).max(1_000_000)])
+        .optional(),
       openTelemetry: z
         .union([
           z.boolean(),
@@ -230,13 +236,16 @@ const EXPECTED: Record<string, string> = {
   routeParams: 'an object with "app" and "device" route parameter names',
   'routeParams.app': 'a route parameter name (letters, digits, _ or $)',
   'routeParams.device': 'a route parameter name (letters, digits, _ or $)',
-  metrics: 'an object with enabled, prefix, registry, apps and keyCountIntervalMs',
+  metrics:
+    'an object with enabled, prefix, registry, apps, keyCountIntervalMs, keyCountSamples and openTelemetry',
   'metrics.enabled': 'a boolean',
   'metrics.prefix':
     'a Prometheus metric name prefix (letters, digits, _ and :, not starting with a digit)',
   'metrics.registry': 'a prom-client Registry',
   'metrics.apps': 'an array of app ids',
   'metrics.keyCountIntervalMs': 'a whole number of milliseconds from 0 (off) to 86400000',
+  'metrics.keyCountSamples':
+    '"auto" or a whole number from 0 (count exactly) to 1000000 (random keys to sample)',
   'metrics.openTelemetry': 'true, false or { meterProvider } with an OpenTelemetry MeterProvider',
   tracing: 'an object with enabled, recordDeviceId and recordKey',
   'tracing.enabled': 'a boolean',
@@ -306,6 +315,7 @@ export function resolveRedisCacheOptions(
       apps: new Set(options.metrics?.apps ?? []),
       keyCountIntervalMs:
         options.metrics?.keyCountIntervalMs ?? REDIS_CACHE_DEFAULTS.keyCountIntervalMs,
+      keyCountSamples: options.metrics?.keyCountSamples ?? REDIS_CACHE_DEFAULTS.keyCountSamples,
       meterProvider: meterProviderOf(options.metrics?.openTelemetry),
     },
     tracing: {

@@ -17,26 +17,9 @@ import { HTTP_ADAPTERS, createHttpApp } from './support/http-app';
 import { RedisServerProcess } from './support/redis-server';
 import { acquireRedis } from './support/redis-target';
 import type { RedisTarget } from './support/redis-target';
+import { pollUntil } from './support/poll';
+import { valueOf } from './support/registry-values';
 import { uniqueId } from './support/unique';
-
-type Labels = Record<string, string>;
-
-/**
- * The current value of one series (0 when it does not exist yet). Histogram series are named
- * with their suffix: `<name>_count`, `<name>_bucket`, `<name>_sum`.
- */
-async function valueOf(registry: Registry, name: string, labels: Labels): Promise<number> {
-  const base = name.replace(/_(count|bucket|sum)$/, '');
-  const metric = registry.getSingleMetric(name) ?? registry.getSingleMetric(base);
-  if (!metric) throw new Error(`no metric ${name}`);
-  const { values } = await metric.get();
-  const series = values.find(
-    (value) =>
-      ((value as { metricName?: string }).metricName ?? name) === name &&
-      Object.entries(labels).every(([key, expected]) => String(value.labels[key]) === expected),
-  );
-  return series?.value ?? 0;
-}
 
 async function startCache(options: RedisCacheModuleOptions): Promise<TestingModule> {
   return Test.createTestingModule({ imports: [RedisCacheModule.forRoot(options)] }).compile();
@@ -163,88 +146,6 @@ describe('cache metrics', () => {
     await moduleRef.get(RedisCache).withContext('a', 'd').get('k');
     expect(await registry.getMetricsAsJSON()).toEqual([]);
     await moduleRef.close();
-  });
-});
-
-/** Polls until `check` passes or the time is up (the key counts refresh in the background). */
-async function pollUntil(check: () => Promise<void>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
-
-describe('key counts', () => {
-  it.each(['redis', 'memory'] as const)(
-    'counts keys per allowed app, the rest as other, and the database, in the background (%s)',
-    async (store) => {
-      const server = store === 'redis' ? await RedisServerProcess.start() : undefined;
-      const registry = new Registry();
-      const moduleRef = await startCache({
-        ...(server ? { url: server.url } : { store: 'memory' }),
-        metrics: { registry, apps: ['clock', 'banner'], keyCountIntervalMs: 100 },
-      });
-      const app = moduleRef.createNestApplication();
-      await app.init();
-      const redisCache = moduleRef.get(RedisCache);
-      try {
-        for (const device of ['d1', 'd2', 'd3'])
-          await redisCache.withContext('clock', device).set('k', 'v');
-        await redisCache.withContext('banner', 'd1').set('k', 'v');
-        await redisCache.withContext('weather', 'd1').set('a', 'v');
-        await redisCache.withContext('*', 'd1').set('b', 'v');
-        if (server) {
-          const { Redis } = await import('ioredis');
-          const raw = new Redis(server.url);
-          await raw.set('not-a-cache-key', 'x');
-          raw.disconnect();
-        }
-        const keys = (appLabel: string) => valueOf(registry, 'matrx_cache_keys', { app: appLabel });
-        await pollUntil(async () => {
-          expect(await keys('clock')).toBe(3);
-          expect(await keys('banner')).toBe(1);
-          expect(await keys('other')).toBe(2);
-          expect(await valueOf(registry, 'matrx_cache_database_keys', {})).toBe(server ? 7 : 6);
-        });
-        // Device ids never become labels; only the allowlist and "other" do.
-        const { values } = await registry.getSingleMetric('matrx_cache_keys')!.get();
-        expect(values.map(({ labels }) => labels.app).sort()).toEqual(['banner', 'clock', 'other']);
-        expect(
-          await valueOf(registry, 'matrx_cache_key_count_duration_seconds', {}),
-        ).toBeGreaterThan(0);
-      } finally {
-        await app.close();
-        await server?.dispose();
-      }
-    },
-  );
-
-  it('counts a failure and keeps the last figures while Redis is down', async () => {
-    const server = await RedisServerProcess.start();
-    const registry = new Registry();
-    const moduleRef = await startCache({
-      url: server.url,
-      metrics: { registry, apps: ['clock'], keyCountIntervalMs: 100 },
-    });
-    const app = moduleRef.createNestApplication();
-    await app.init();
-    try {
-      await moduleRef.get(RedisCache).withContext('clock', 'd1').set('k', 'v');
-      const keys = () => valueOf(registry, 'matrx_cache_keys', { app: 'clock' });
-      const failures = () => valueOf(registry, 'matrx_cache_key_count_failures_total', {});
-      await pollUntil(async () => expect(await keys()).toBe(1));
-      await server.stop();
-      await pollUntil(async () => expect(await failures()).toBeGreaterThan(0));
-      expect(await keys()).toBe(1);
-    } finally {
-      await app.close();
-      await server.dispose();
-    }
   });
 });
 

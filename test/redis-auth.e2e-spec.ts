@@ -35,20 +35,23 @@ const SECRETS = [PASSWORD, WRONG_PASSWORD, ADMIN_PASSWORD, USER_PASSWORD, VALUE]
 /**
  * What the cache needs of an ACL user, found by the tests below (ACL LOG stays empty with exactly
  * these, and each one's removal shows up in it):
- * - commands: GET, SET, UNLINK (get/set/delete, flushes), SCAN (flushes, stats, key counts),
- *   DBSIZE (key counts), PING (ping, health), INFO (ioredis's ready check at each connect),
- *   SELECT (only with a db other than 0), and for getOrSet's stampede lock and early refresh
- *   EVAL (lock release, which runs GET and UNLINK inside), EXISTS and PTTL. AUTH and QUIT need no
+ * - commands: GET, SET, UNLINK (get/set/delete, flushes), SCAN (flushes, stats, exact key
+ *   counts), RANDOMKEY (sampled key counts), DBSIZE (key counts), EVAL (the key counts' lease;
+ *   getOrSet's lock release, which runs GET and UNLINK inside), PING (ping, health), INFO
+ *   (ioredis's ready check at each connect), SELECT (only with a db other than 0), and for
+ *   getOrSet's stampede lock and early refresh EXISTS and PTTL. AUTH and QUIT need no
  *   permission. Redis 7.2+ also gets CLIENT SETINFO at each connect (ioredis ignores its failure,
  *   but ACL LOG records it): add CLIENT|SETINFO there. (The server here is 7.0, which has no SETINFO.)
- * - keys: `/*` (every cache key is /{app}/{device}/{key}), and for the stampede lock and the early
- *   refresh `lock:/*` and `recompute-ms:/*`.
+ * - keys: `/*` (every cache key is /{app}/{device}/{key}), `key-counts:*` (the key counts' lease
+ *   and shared figures), and for the stampede lock and the early refresh `lock:/*` and
+ *   `recompute-ms:/*`.
  */
 const CACHE_COMMANDS = [
   'get',
   'set',
   'unlink',
   'scan',
+  'randomkey',
   'dbsize',
   'ping',
   'info',
@@ -57,7 +60,9 @@ const CACHE_COMMANDS = [
   'exists',
   'pttl',
 ];
-const CACHE_KEY_PATTERNS = ['~/*', '~lock:/*', '~recompute-ms:/*'];
+const CACHE_KEY_PATTERNS = ['~/*', '~key-counts:*', '~lock:/*', '~recompute-ms:/*'];
+/** Background key counts every 50 ms, sampled (RANDOMKEY) on even a small database. */
+const KEY_COUNTS = { keyCountIntervalMs: 50, keyCountSamples: 20 };
 const aclUser = (name: string, password: string, commands: string[], keys = CACHE_KEY_PATTERNS) => [
   name,
   'on',
@@ -288,12 +293,12 @@ describe('an ACL user (redis-server --user)', () => {
         // db 2: SELECT at connect time.
         url: `${server.url({ username: 'renderer', password: USER_PASSWORD })}/2`,
         stampede: STAMPEDE,
-        metrics: { registry, keyCountIntervalMs: 50 },
+        metrics: { registry, ...KEY_COUNTS },
       },
       async (cache) => {
         const ctx = await expectRoundTrip(cache, server, VALUE, 2);
         await exerciseEverything(cache);
-        // The background key counts (SCAN, DBSIZE) ran.
+        // The background key counts (the lease, RANDOMKEY, DBSIZE) ran.
         await eventually(async () => {
           const { values } = await registry.getSingleMetric('matrx_cache_database_keys')!.get();
           return values.length > 0 && values[0].value > 0;
@@ -315,7 +320,7 @@ describe('an ACL user (redis-server --user)', () => {
           {
             url: server.url({ username: 'renderer', password: USER_PASSWORD }),
             stampede: STAMPEDE,
-            metrics: { registry: new Registry(), keyCountIntervalMs: 50 },
+            metrics: { registry: new Registry(), ...KEY_COUNTS },
           },
           async (cache) => {
             await exerciseEverything(cache);
@@ -330,20 +335,25 @@ describe('an ACL user (redis-server --user)', () => {
     },
   );
 
-  it('needs the lock: and recompute-ms: key patterns for getOrSet with stampede options', async () => {
+  it('needs the key-counts:, lock: and recompute-ms: key patterns for key counts and getOrSet', async () => {
     await server.command(['ACL', 'SETUSER', 'renderer', 'resetkeys', '~/*']);
     try {
       await withCache(
         {
           url: server.url({ username: 'renderer', password: USER_PASSWORD }),
           stampede: STAMPEDE,
+          metrics: { registry: new Registry(), ...KEY_COUNTS },
         },
         async (cache) => {
           await exerciseEverything(cache);
+          await eventually(async () =>
+            (await aclLog(server)).some((entry) => String(entry.object).startsWith('key-counts:')),
+          );
         },
       );
       const denied = (await aclLog(server)).filter((entry) => entry.reason === 'key');
       const keys = denied.map((entry) => String(entry.object));
+      expect(keys).toContain('key-counts:lease');
       expect(keys.some((key) => key.startsWith('lock:/'))).toBe(true);
       expect(keys.some((key) => key.startsWith('recompute-ms:/'))).toBe(true);
     } finally {

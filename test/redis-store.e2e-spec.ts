@@ -1,5 +1,7 @@
 import { Redis } from 'ioredis';
+import { Logger } from '@nestjs/common';
 import { RedisCache } from '../src';
+import { RedisStore } from '../src/stores/redis.store';
 import { RedisServerProcess } from './support/redis-server';
 import { uniqueId } from './support/unique';
 
@@ -171,6 +173,29 @@ describe('the Redis store against a redis-server of its own', () => {
     await grow;
     expect(counts).toEqual([total, total, total]);
     expect(await ctx.stats()).toBe(total);
+  });
+
+  it('holds a lease for one owner at a time, renewable by its holder, free once it runs out', async () => {
+    const store = await RedisStore.open(
+      client,
+      { operationTimeoutMs: 5000, ownsClient: false, logger: new Logger('test') },
+      1000,
+    );
+    const lease = uniqueId('lease');
+    try {
+      expect(await store.holdLease(lease, 'a', 300)).toBe(true);
+      expect(await store.holdLease(lease, 'b', 300)).toBe(false);
+      expect(await store.holdLease(lease, 'a', 300)).toBe(true);
+      expect(await raw.get(lease)).toBe('a');
+      const ttl = await raw.pttl(lease);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(300);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(await store.holdLease(lease, 'b', 300)).toBe(true);
+      expect(await store.holdLease(lease, 'a', 300)).toBe(false);
+    } finally {
+      await store.close();
+    }
   });
 
   it('reports the round trip of ping in milliseconds', async () => {

@@ -20,6 +20,11 @@ export interface CacheStore {
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   /** Removes `key` only while it still holds `value` (a lock released by its owner only). */
   deleteIfEquals(key: string, value: string): Promise<boolean>;
+  /**
+   * Takes `key` for `owner` for `ttlMs` when it is free, or keeps it for `ttlMs` more when `owner`
+   * already holds it (a lease among instances); resolves whether `owner` holds it now.
+   */
+  holdLease(key: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Whether `key` exists. */
   exists(key: string): Promise<boolean>;
   /** Milliseconds until `key` expires: -2 when it is absent, -1 when it never expires. */
@@ -34,6 +39,12 @@ export interface CacheStore {
    * be counted twice while the server resizes its table.
    */
   countKeysByApp(): Promise<Map<string, number>>;
+  /**
+   * Estimates the cache keys by app from about `samples` random keys (Redis `RANDOMKEY`, scaled by
+   * each server's `DBSIZE`): constant work whatever the size of the database. The memory store
+   * counts exactly.
+   */
+  sampleKeysByApp(samples: number): Promise<Map<string, number>>;
   /** Every key of the database, cache or not (Redis `DBSIZE`). */
   databaseSize(): Promise<number>;
   /** Round trip to the backend; rejects when it cannot answer. */

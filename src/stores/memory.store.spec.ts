@@ -27,6 +27,18 @@ describe('MemoryStore', () => {
     expect(store.size).toBe(0);
   });
 
+  it('holds a lease for one owner at a time, renewable by its holder, free once it runs out', async () => {
+    expect(await store.holdLease('lease', 'a', 300)).toBe(true);
+    expect(await store.holdLease('lease', 'b', 300)).toBe(false);
+    now += 200;
+    expect(await store.holdLease('lease', 'a', 300)).toBe(true);
+    now += 299;
+    expect(await store.holdLease('lease', 'b', 300)).toBe(false);
+    now += 1;
+    expect(await store.holdLease('lease', 'b', 300)).toBe(true);
+    expect(await store.holdLease('lease', 'a', 300)).toBe(false);
+  });
+
   it('returns copies, so changing a returned or stored Buffer leaves the cache as it was', async () => {
     const value = Buffer.from('abc');
     await store.set('/a/d/k', value, 10);

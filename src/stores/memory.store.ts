@@ -55,6 +55,13 @@ export class MemoryStore implements CacheStore {
     return Promise.resolve(owned && this.entries.delete(key));
   }
 
+  holdLease(key: string, owner: string, ttlMs: number): Promise<boolean> {
+    const holder = this.live(key);
+    if (holder && !holder.value.equals(Buffer.from(owner, 'utf8'))) return Promise.resolve(false);
+    this.entries.set(key, { value: Buffer.from(owner, 'utf8'), expiresAt: this.now() + ttlMs });
+    return Promise.resolve(true);
+  }
+
   exists(key: string): Promise<boolean> {
     return Promise.resolve(this.live(key) !== undefined);
   }
@@ -85,6 +92,11 @@ export class MemoryStore implements CacheStore {
       if (app !== undefined) counts.set(app, (counts.get(app) ?? 0) + 1);
     }
     return Promise.resolve(counts);
+  }
+
+  /** Exact: counting this process's map costs no more than sampling it. */
+  sampleKeysByApp(): Promise<Map<string, number>> {
+    return this.countKeysByApp();
   }
 
   databaseSize(): Promise<number> {

@@ -36,6 +36,11 @@ const TEXT_REPLY = { replyEncoding: 'utf8' } as const;
 
 /** Deletes KEYS[1] only if it holds ARGV[1]: one atomic step, so a lock is released by its owner only. */
 const DELETE_IF_EQUALS = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('unlink', KEYS[1]) else return 0 end`;
+const HOLD_LEASE = `local holder = redis.call('get', KEYS[1])
+if holder == false or holder == ARGV[1] then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0`;
+/** RANDOMKEY commands in flight at once while sampling. */
+const SAMPLE_BATCH = 1000;
 const NOT_ACCEPTING = new StoreUnavailableError('Redis is not answering; the command was not sent');
 const DATABASE_UNCONFIRMED = new StoreUnavailableError(
   'Redis has not confirmed the database (SELECT); the command was not sent',
@@ -179,6 +184,10 @@ export class RedisStore implements CacheStore {
     return (await this.send(new Command('eval', [DELETE_IF_EQUALS, 1, key, value]))) === 1;
   }
 
+  async holdLease(key: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.send(new Command('eval', [HOLD_LEASE, 1, key, owner, ttlMs]))) === 1;
+  }
+
   async exists(key: string): Promise<boolean> {
     return (await this.send(new Command('exists', flatArguments(key)))) === 1;
   }
@@ -234,6 +243,46 @@ export class RedisStore implements CacheStore {
       }
     });
     return counts;
+  }
+
+  async sampleKeysByApp(samples: number): Promise<Map<string, number>> {
+    const servers = this.servers();
+    const sizes = await Promise.all(
+      servers.map(
+        (server) =>
+          this.send(new Command('dbsize', []), this.bulkDeadlines, server) as Promise<number>,
+      ),
+    );
+    const total = sizes.reduce((sum, size) => sum + size, 0);
+    const estimates = new Map<string, number>();
+    for (const [i, server] of servers.entries()) {
+      if (sizes[i] === 0) continue;
+      // Each server's share of the samples, so every key of the database has the same weight.
+      const drawn = Math.max(1, Math.round((samples * sizes[i]) / total));
+      const hits = new Map<string, number>();
+      for (let done = 0; done < drawn; done += SAMPLE_BATCH) {
+        const keys = await Promise.all(
+          Array.from(
+            { length: Math.min(SAMPLE_BATCH, drawn - done) },
+            () =>
+              this.send(
+                new Command('randomkey', [], BUFFER_REPLY),
+                this.bulkDeadlines,
+                server,
+              ) as Promise<Buffer | null>,
+          ),
+        );
+        for (const key of keys) {
+          const app = key ? appOfKey(key.toString('utf8')) : undefined;
+          if (app !== undefined) hits.set(app, (hits.get(app) ?? 0) + 1);
+        }
+      }
+      for (const [app, count] of hits) {
+        estimates.set(app, (estimates.get(app) ?? 0) + (count * sizes[i]) / drawn);
+      }
+    }
+    for (const [app, estimate] of estimates) estimates.set(app, Math.round(estimate));
+    return estimates;
   }
 
   async databaseSize(): Promise<number> {

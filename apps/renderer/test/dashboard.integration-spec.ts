@@ -210,6 +210,7 @@ describe('the Grafana dashboard against a real Prometheus', () => {
       'MatrxCacheErrorRateHigh',
       'MatrxCacheHitRatioCollapsed',
       'MatrxCacheKeyCountFailing',
+      'MatrxCacheKeyFiguresStale',
       'MatrxCacheRedisDown',
     ]);
     expect(rules.filter(({ health }) => health !== 'ok')).toEqual([]);
