@@ -6,10 +6,13 @@ import type { TestingModule } from '@nestjs/testing';
 import { Cluster } from 'ioredis';
 import { RedisCache, RedisCacheModule } from '../src';
 import type { ContextualCache, RedisCacheModuleOptions } from '../src';
+import { Registry } from 'prom-client';
+import { KEY_COUNT_LEASE_KEY } from '../src/metrics/key-count-refresher';
 import { REDIS_CACHE_CLIENT } from '../src/redis-cache.constants';
 import { RedisClusterProcess } from './support/redis-cluster';
 import { withRedis } from './support/redis-process';
 import { RedisSentinelSet } from './support/redis-sentinel';
+import { valueOf } from './support/registry-values';
 import { sleep, uniqueId } from './support/unique';
 
 const OPERATION_TIMEOUT_MS = 300;
@@ -129,6 +132,39 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
       expect(await cache.withContext(app, neighbour).stats()).toBe(200);
     }
     expect(cache.errorCounts()).toEqual({});
+  });
+
+  it('counts keys by app across every master, exactly and from random keys, under one lease', async () => {
+    const device = uniqueId('counted');
+    const weather = cache.withContext('weather', device);
+    await Promise.all(Array.from({ length: 3_000 }, (_, i) => weather.set(`k${i}`, 'v')));
+    const truth = await keysOnMasters('/weather/*');
+    const total = (await masterSizes()).reduce((a, b) => a + b, 0);
+    const countWith = async (keyCountSamples: number) => {
+      const registry = new Registry();
+      const counting = await startModule({
+        cluster: { nodes: cluster.nodes.map(({ host, port }) => `${host}:${port}`) },
+        metrics: { registry, apps: ['weather'], keyCountIntervalMs: 60_000, keyCountSamples },
+      });
+      const app = counting.createNestApplication({ logger: false });
+      try {
+        await app.init();
+        await within(
+          10_000,
+          async () => (await valueOf(registry, 'matrx_cache_key_counts_total')) === 1,
+        );
+        return await valueOf(registry, 'matrx_cache_keys', { app: 'weather' });
+      } finally {
+        await app.close();
+        // The next count is this test's own: free the lease the closed instance still holds.
+        await moduleRef.get<Cluster>(REDIS_CACHE_CLIENT).del(KEY_COUNT_LEASE_KEY);
+      }
+    };
+    expect(await countWith(0)).toBe(truth);
+    const samples = 2_000;
+    const share = truth / total;
+    const bound = 4 * Math.sqrt((share * (1 - share)) / samples) * total;
+    expect(Math.abs((await countWith(samples)) - truth)).toBeLessThanOrEqual(bound);
   });
 
   it('pings every master, not one node', async () => {
