@@ -45,6 +45,7 @@ const VARIABLES = {
     expected: 'a whole number of milliseconds from 1 to 60000',
   },
   CACHE_FAIL_OPEN: { schema: flag, expected: '"true" or "false"' },
+  CACHE_NAMESPACE_INDEX: { schema: flag, expected: '"true" or "false"' },
   CACHE_MAX_VALUE_BYTES: {
     schema: wholeNumber(1, 512 * 1024 * 1024),
     expected: 'a whole number of bytes from 1 to 536870912',
@@ -90,6 +91,7 @@ export function redisCacheOptionsFromEnv(env: Env = process.env): RedisCacheModu
     maxTtlSeconds: vars.CACHE_MAX_TTL_SECONDS,
     operationTimeoutMs: vars.CACHE_OPERATION_TIMEOUT_MS,
     failOpen: vars.CACHE_FAIL_OPEN,
+    namespaceIndex: vars.CACHE_NAMESPACE_INDEX,
     maxValueBytes: vars.CACHE_MAX_VALUE_BYTES,
     maxKeyBytes: vars.CACHE_MAX_KEY_BYTES,
     stampede: nonEmpty({ lock: vars.CACHE_STAMPEDE_LOCK, earlyRefresh: vars.CACHE_EARLY_REFRESH }),

@@ -102,6 +102,14 @@ export interface RedisCacheModuleOptions {
   maxKeyBytes?: number;
   /** How `getOrSet` keeps many callers from loading the same value at once. */
   stampede?: CacheStampedeOptions;
+  /**
+   * Keep an index of each namespace's keys beside them in Redis (written in the same script as
+   * each key), so `flushApp`, `flushDevice` and `stats` take time in proportion to the namespace,
+   * not to the database. Keys written before (or by the Go service) are indexed once in the
+   * background by one instance; until that is done, flushes and counts SCAN. Leave it off while
+   * another writer that does not index keeps writing cache keys. @default false
+   */
+  namespaceIndex?: boolean;
   /** Names of the route params that carry the ids. @default { app: 'appId', device: 'deviceId' } */
   routeParams?: Partial<CacheRouteParams>;
   /** Prometheus metrics of the cache (on by default, in prom-client's global registry). */

@@ -56,7 +56,12 @@ async function createStore(options: ResolvedRedisCacheOptions): Promise<CacheSto
   const { connection } = options;
   const ownsClient = connection.kind !== 'client';
   const client = ownsClient ? createRedisClient(connection) : connection.client;
-  const storeOptions = { operationTimeoutMs: options.operationTimeoutMs, ownsClient, logger };
+  const storeOptions = {
+    operationTimeoutMs: options.operationTimeoutMs,
+    ownsClient,
+    logger,
+    indexNamespaces: options.namespaceIndex,
+  };
   return RedisStore.open(client, storeOptions, options.startupWaitMs);
 }
 

@@ -41,6 +41,7 @@ describe('resolveRedisCacheOptions', () => {
         operationTimeoutMs: 200,
         startupWaitMs: 1_500,
         failOpen: true,
+        namespaceIndex: false,
         maxValueBytes: 32 * 1024 * 1024,
         maxKeyBytes: 1024,
         stampede: STAMPEDE_DEFAULTS,
@@ -111,6 +112,7 @@ describe('resolveRedisCacheOptions', () => {
         operationTimeoutMs: 200,
         startupWaitMs: 1_500,
         failOpen: true,
+        namespaceIndex: false,
         routeParams: { app: 'appId', device: 'deviceId' },
         metricsPrefix: 'matrx_cache_',
         keyCountIntervalMs: 30_000,
@@ -293,7 +295,7 @@ describe('resolveRedisCacheOptions', () => {
       expect(error.message).toBe(
         'RedisCacheModule has no option "ttl". Known options: url, addr, host, port, username, ' +
           'password, db, tls, cluster, sentinels, name, sentinelPassword, client, redisOptions, ' +
-          'store, defaultTtlSeconds, maxTtlSeconds, operationTimeoutMs, startupWaitMs, failOpen, ' +
+          'store, defaultTtlSeconds, maxTtlSeconds, operationTimeoutMs, startupWaitMs, failOpen, namespaceIndex, ' +
           'maxValueBytes, maxKeyBytes, stampede, routeParams, metrics, tracing.',
       );
     });

@@ -26,6 +26,7 @@ export const REDIS_CACHE_DEFAULTS = {
   operationTimeoutMs: 200,
   startupWaitMs: 1_500,
   failOpen: true,
+  namespaceIndex: false,
   routeParams: { app: 'appId', device: 'deviceId' },
   metricsPrefix: 'matrx_cache_',
   keyCountIntervalMs: 30_000,
@@ -108,6 +109,7 @@ export interface ResolvedRedisCacheOptions {
   maxValueBytes: number;
   maxKeyBytes: number;
   stampede: ResolvedStampedeOptions;
+  namespaceIndex: boolean;
   routeParams: CacheRouteParams;
   metrics: ResolvedCacheMetricsOptions;
   tracing: CacheTracingSettings;
@@ -157,6 +159,7 @@ const optionsSchema = z.strictObject({
   operationTimeoutMs: positiveInt(60_000),
   startupWaitMs: z.number().int().min(0).max(60_000).optional(),
   failOpen: z.boolean().optional(),
+  namespaceIndex: z.boolean().optional(),
   maxValueBytes: positiveInt(512 * 1024 * 1024),
   maxKeyBytes: positiveInt(64 * 1024),
   stampede: z
@@ -225,6 +228,7 @@ const EXPECTED: Record<string, string> = {
   operationTimeoutMs: 'a whole number of milliseconds from 1 to 60000',
   startupWaitMs: 'a whole number of milliseconds from 0 to 60000',
   failOpen: 'a boolean',
+  namespaceIndex: 'a boolean',
   maxValueBytes: 'a whole number of bytes from 1 to 536870912 (512 MiB, the most Redis stores)',
   maxKeyBytes: 'a whole number of bytes from 1 to 65536',
   stampede: 'an object with lock, lockTtlMs, lockWaitMs, earlyRefresh and earlyRefreshBeta',
@@ -307,6 +311,7 @@ export function resolveRedisCacheOptions(
     maxValueBytes: options.maxValueBytes ?? REDIS_CACHE_DEFAULTS.maxValueBytes,
     maxKeyBytes: options.maxKeyBytes ?? REDIS_CACHE_DEFAULTS.maxKeyBytes,
     stampede: { ...REDIS_CACHE_DEFAULTS.stampede, ...stripUndefined(options.stampede) },
+    namespaceIndex: options.namespaceIndex ?? REDIS_CACHE_DEFAULTS.namespaceIndex,
     routeParams,
     metrics: {
       enabled: options.metrics?.enabled ?? true,

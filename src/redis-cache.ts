@@ -32,6 +32,7 @@ export type RedisCacheSettings = Pick<
   | 'maxValueBytes'
   | 'maxKeyBytes'
   | 'stampede'
+  | 'namespaceIndex'
 >;
 
 export const REDIS_CACHE_LOGGER_CONTEXT = 'RedisCache';
@@ -39,7 +40,7 @@ export const REDIS_CACHE_LOGGER_CONTEXT = 'RedisCache';
 /** The cache behaviour settings out of the module's resolved options. */
 export function cacheSettingsOf(options: ResolvedRedisCacheOptions): RedisCacheSettings {
   const { defaultTtlSeconds, maxTtlSeconds, operationTimeoutMs, failOpen } = options;
-  const { maxValueBytes, maxKeyBytes, stampede } = options;
+  const { maxValueBytes, maxKeyBytes, stampede, namespaceIndex } = options;
   return {
     defaultTtlSeconds,
     maxTtlSeconds,
@@ -48,6 +49,7 @@ export function cacheSettingsOf(options: ResolvedRedisCacheOptions): RedisCacheS
     maxValueBytes,
     maxKeyBytes,
     stampede,
+    namespaceIndex,
   };
 }
 
@@ -96,9 +98,17 @@ export class RedisCache {
     client: Redis | Cluster,
     settings: RedisCacheSettings = {},
   ): Promise<RedisCache> {
-    const { operationTimeoutMs, startupWaitMs } = resolveRedisCacheOptions({ ...settings, client });
+    const { operationTimeoutMs, startupWaitMs, namespaceIndex } = resolveRedisCacheOptions({
+      ...settings,
+      client,
+    });
     const logger = new Logger(REDIS_CACHE_LOGGER_CONTEXT);
-    const storeOptions = { operationTimeoutMs, ownsClient: false, logger };
+    const storeOptions = {
+      operationTimeoutMs,
+      ownsClient: false,
+      logger,
+      indexNamespaces: namespaceIndex,
+    };
     return new RedisCache(await RedisStore.open(client, storeOptions, startupWaitMs), settings);
   }
 

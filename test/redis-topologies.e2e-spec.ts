@@ -9,6 +9,7 @@ import type { ContextualCache, RedisCacheModuleOptions } from '../src';
 import { Registry } from 'prom-client';
 import { KEY_COUNT_LEASE_KEY } from '../src/metrics/key-count-refresher';
 import { REDIS_CACHE_CLIENT } from '../src/redis-cache.constants';
+import { INDEX_COMPLETE_KEY } from '../src/stores/namespace-index';
 import { RedisClusterProcess } from './support/redis-cluster';
 import { withRedis } from './support/redis-process';
 import { RedisSentinelSet } from './support/redis-sentinel';
@@ -165,6 +166,60 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
     const share = truth / total;
     const bound = 4 * Math.sqrt((share * (1 - share)) / samples) * total;
     expect(Math.abs((await countWith(samples)) - truth)).toBeLessThanOrEqual(bound);
+  });
+
+  it('flushes and counts through the namespace index across every master, exactly, without SCAN', async () => {
+    const indexed = await startModule({
+      cluster: { nodes: cluster.nodes.map(({ host, port }) => `${host}:${port}`) },
+      namespaceIndex: true,
+    });
+    try {
+      const cache = indexed.get(RedisCache);
+      const device = uniqueId('indexed');
+      const neighbour = `${device}x`;
+      // Every key written after the existing ones are indexed goes through the index alone.
+      await within(
+        10_000,
+        async () =>
+          (await moduleRef.get<Cluster>(REDIS_CACHE_CLIENT).exists(INDEX_COMPLETE_KEY)) === 1,
+      );
+      for (const app of ['clock', 'weather']) {
+        for (const id of [device, neighbour]) {
+          const ctx = cache.withContext(app, id);
+          await Promise.all(Array.from({ length: 300 }, (_, i) => ctx.set(`k${i}`, 'v')));
+        }
+      }
+      const scans = async () => {
+        const stats = await Promise.all(
+          cluster.masters().map((port) => withRedis(port, (redis) => redis.info('commandstats'))),
+        );
+        return stats
+          .map((text) => Number(/cmdstat_scan:calls=(\d+)/.exec(text)?.[1] ?? 0))
+          .reduce((a, b) => a + b, 0);
+      };
+      // An index key listed in the directory but never written (a writer that stopped between
+      // the two): it counts nothing and stops nothing.
+      await moduleRef
+        .get<Cluster>(REDIS_CACHE_CLIENT)
+        .sadd(`apps-of:/${device}`, `keys-of:{0}/clock/${device}`);
+      const scansBefore = await scans();
+      const clock = cache.withContext('clock', device);
+      expect(await clock.stats()).toBe(300);
+      expect(await clock.flushApp()).toBe(300);
+      expect(await clock.stats()).toBe(0);
+      expect(await cache.withContext('weather', device).stats()).toBe(300);
+      expect(await clock.flushDevice()).toBe(300);
+      for (const app of ['clock', 'weather']) {
+        expect(await cache.withContext(app, device).stats()).toBe(0);
+        expect(await cache.withContext(app, neighbour).stats()).toBe(300);
+      }
+      expect(await keysOnMasters(`/*/${device}/*`)).toBe(0);
+      expect(await keysOnMasters(`/*/${neighbour}/*`)).toBe(600);
+      expect(await scans()).toBe(scansBefore);
+      expect(cache.errorCounts()).toEqual({});
+    } finally {
+      await indexed.close();
+    }
   });
 
   it('pings every master, not one node', async () => {

@@ -135,10 +135,10 @@ export class KeyCountRefresher {
   private async update(): Promise<void> {
     const { intervalMs } = this.settings;
     try {
-      const figures = (await this.store.holdLease(KEY_COUNT_LEASE_KEY, this.owner, intervalMs))
-        ? await this.count()
-        : await this.readShared();
+      const counting = await this.store.holdLease(KEY_COUNT_LEASE_KEY, this.owner, intervalMs);
+      const figures = counting ? await this.count() : await this.readShared();
       if (figures) this.show(figures);
+      if (counting) this.counts.inc();
     } catch (error) {
       this.failures.inc();
       const detail = error instanceof Error ? error.message : String(error);
@@ -171,7 +171,6 @@ export class KeyCountRefresher {
       clearInterval(keepLease);
     }
     figures.durationMs = performance.now() - started;
-    this.counts.inc();
     // Kept for a few intervals: long enough for every instance, gone if the fleet stops counting.
     const ttlSeconds = Math.ceil((3 * intervalMs) / 1000);
     await this.store.set(KEY_COUNT_FIGURES_KEY, JSON.stringify(figures), ttlSeconds);

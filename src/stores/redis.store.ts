@@ -1,4 +1,5 @@
 import type { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { Command } from 'ioredis';
 import type { Cluster, Redis } from 'ioredis';
@@ -9,9 +10,19 @@ import {
   namespaceMatchPattern,
 } from '../keys/cache-namespace';
 import type { CacheNamespace } from '../keys/cache-namespace';
+import { namespacePrefix } from '../keys/cache-key';
 import { RateLimitedLogger } from '../logging/rate-limited-logger';
 import type { CacheStore } from './cache-store.interface';
 import { CommandDeadlines } from './command-deadlines';
+import {
+  INDEX_BATCH,
+  INDEX_COMPLETE_KEY,
+  INDEX_MIGRATION_LEASE_KEY,
+  INDEX_SCRIPTS,
+  NamespaceIndex,
+  NO_EXPIRY_MS,
+} from './namespace-index';
+import type { IndexEntry, IndexScript } from './namespace-index';
 import { flatArguments } from './flat-arguments';
 import { RedisAvailability } from './redis-availability';
 import { connectWithin, isClusterClient } from './redis-client.factory';
@@ -54,6 +65,8 @@ export interface RedisStoreOptions {
   /** How long `close()` waits for QUIT before dropping the connection. */
   quitTimeoutMs?: number;
   logger: Logger;
+  /** Keep the namespace index, and flush and count through it (else SCAN). */
+  indexNamespaces?: boolean;
 }
 
 /**
@@ -92,6 +105,9 @@ export class RedisStore implements CacheStore {
   private readonly batchesWrites: boolean;
   /** The socket holding this tick's writes, until the next tick sends them. */
   private batchingWrites: Redis['stream'] | undefined;
+  private readonly index: NamespaceIndex | undefined;
+  /** The indexing of keys written before the index, while it runs. */
+  private migrating: Promise<unknown> | undefined;
 
   constructor(
     readonly client: RedisClient,
@@ -112,6 +128,7 @@ export class RedisStore implements CacheStore {
       this.commandTimedOut(bulkTimeoutMs, overload),
     );
     this.batchesWrites = !isClusterClient(client);
+    this.index = options.indexNamespaces ? new NamespaceIndex(isClusterClient(client)) : undefined;
     this.database = isClusterClient(client) ? 0 : (client.options.db ?? 0);
     this.onDatabase = this.database === 0;
     client.on('error', this.onError);
@@ -144,6 +161,7 @@ export class RedisStore implements CacheStore {
       );
     } else {
       options.logger.log(`Using Redis at ${store.description}.`);
+      if (store.index) void store.indexComplete();
     }
     return store;
   }
@@ -165,13 +183,19 @@ export class RedisStore implements CacheStore {
   }
 
   set(key: string, value: string | Buffer, ttlSeconds: number): Promise<void> {
+    const entry = this.index?.entryOf(key);
+    if (entry) return this.setIndexed(key, value, ttlSeconds, entry);
     return this.send(
       new Command('set', flatArguments(key, value, 'EX', ttlSeconds)),
     ) as Promise<never>;
   }
 
   async delete(key: string): Promise<boolean> {
-    return (await this.send(new Command('unlink', flatArguments(key)))) === 1;
+    const entry = this.index?.entryOf(key);
+    const deleted = entry
+      ? await this.runScript(INDEX_SCRIPTS.delete, [key, entry.index], [entry.member])
+      : await this.send(new Command('unlink', flatArguments(key)));
+    return deleted === 1;
   }
 
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
@@ -198,6 +222,8 @@ export class RedisStore implements CacheStore {
 
   /** SCANs the namespace and UNLINKs each batch while the next SCAN runs: one batch in memory. */
   async deleteNamespace(namespace: CacheNamespace): Promise<number> {
+    if (this.index && (await this.indexComplete()))
+      return this.deleteIndexed(namespace, this.index);
     const inNamespace = namespaceMatcher(namespace, latin1);
     let deleted = 0;
     let unlinking: Promise<number> | undefined;
@@ -218,6 +244,7 @@ export class RedisStore implements CacheStore {
 
   /** Counts distinct keys: SCAN may return a key twice while Redis resizes its table. */
   async countNamespace(namespace: CacheNamespace): Promise<number> {
+    if (this.index && (await this.indexComplete())) return this.countIndexed(namespace, this.index);
     const inNamespace = namespaceMatcher(namespace, latin1);
     const seen = new Set<string>();
     await this.scan(namespace, (keys) => {
@@ -327,6 +354,191 @@ export class RedisStore implements CacheStore {
     // QUIT may have timed out on a frozen server, or never been sent: drop the connection either way.
     this.client.disconnect();
     await withinMs(1000, ended);
+  }
+
+  /**
+   * On one server, one script writes the key, its index entry and the directory. On a cluster the
+   * directory (on another node) is written first: an index key is listed before it holds anything.
+   */
+  private async setIndexed(
+    key: string,
+    value: string | Buffer,
+    ttlSeconds: number,
+    entry: IndexEntry,
+  ): Promise<void> {
+    if (this.index!.clustered) {
+      await this.runScript(INDEX_SCRIPTS.list, [entry.directory], [entry.index, ttlSeconds * 1000]);
+      await this.runScript(
+        INDEX_SCRIPTS.set,
+        [key, entry.index],
+        [value, ttlSeconds, entry.member],
+      );
+      return;
+    }
+    await this.runScript(
+      INDEX_SCRIPTS.set,
+      [key, entry.index, entry.directory],
+      [value, ttlSeconds, entry.member, entry.index],
+    );
+  }
+
+  /**
+   * Whether every cache key is indexed, so flushes and counts may rely on the index. When not, it
+   * starts indexing the keys written before (one instance of the fleet, holding a lease), and the
+   * caller SCANs meanwhile.
+   */
+  private async indexComplete(): Promise<boolean> {
+    const marker = await this.send(new Command('exists', [INDEX_COMPLETE_KEY]), this.bulkDeadlines);
+    if (marker === 1) return true;
+    this.migrating ??= this.indexExistingKeys()
+      .catch((error: unknown) => {
+        const detail = error instanceof Error ? error.message : String(error);
+        this.warnings.warn('index', `Indexing the existing cache keys failed: ${detail}`);
+      })
+      .finally(() => (this.migrating = undefined));
+    return false;
+  }
+
+  /**
+   * Indexes the cache keys written without the index (before an upgrade, or by another writer),
+   * then marks the index complete. Runs on the instance that holds the migration lease; resolves
+   * how many keys it indexed (0 when another instance is at it).
+   */
+  async indexExistingKeys(): Promise<number> {
+    const index = this.index;
+    if (!index) return 0;
+    const owner = randomUUID();
+    const leaseMs = 60_000;
+    if (!(await this.holdLease(INDEX_MIGRATION_LEASE_KEY, owner, leaseMs))) return 0;
+    const keepLease = setInterval(() => {
+      this.holdLease(INDEX_MIGRATION_LEASE_KEY, owner, leaseMs).catch(() => undefined);
+    }, leaseMs / 3);
+    keepLease.unref();
+    let indexed = 0;
+    try {
+      await this.scanPattern(ANY_CACHE_KEY_PATTERN, async (keys) => {
+        const done = await Promise.all(keys.map((raw) => this.adopt(raw, index)));
+        indexed += done.filter(Boolean).length;
+      });
+      await this.send(new Command('set', [INDEX_COMPLETE_KEY, '1']), this.bulkDeadlines);
+      if (indexed > 0) {
+        this.options.logger.log(
+          `Indexed ${indexed} cache keys written before the index: flushes and counts now use it.`,
+        );
+      }
+    } finally {
+      clearInterval(keepLease);
+      await this.send(
+        new Command('eval', [DELETE_IF_EQUALS, 1, INDEX_MIGRATION_LEASE_KEY, owner]),
+      ).catch(() => undefined);
+    }
+    return indexed;
+  }
+
+  /** Indexes one key SCAN returned, if it is a cache key (by its exact bytes) that still exists. */
+  private async adopt(raw: Buffer, index: NamespaceIndex): Promise<boolean> {
+    const key = raw.toString('utf8');
+    const entry = appOfKey(key) === undefined ? undefined : index.entryOf(key);
+    // A key that is not UTF-8 cannot be named by the index: it stays for SCAN to find.
+    if (!entry || !Buffer.from(key, 'utf8').equals(raw)) return false;
+    if (!index.clustered) {
+      const adopted = await this.runScript(
+        INDEX_SCRIPTS.adopt,
+        [key, entry.index, entry.directory],
+        [entry.member, entry.index],
+        this.bulkDeadlines,
+      );
+      return adopted === 1;
+    }
+    const ttl = (await this.send(new Command('pttl', [key]), this.bulkDeadlines)) as number;
+    if (ttl === -2) return false;
+    await this.runScript(
+      INDEX_SCRIPTS.list,
+      [entry.directory],
+      [entry.index, ttl === -1 ? NO_EXPIRY_MS : ttl],
+      this.bulkDeadlines,
+    );
+    const adopted = await this.runScript(
+      INDEX_SCRIPTS.adopt,
+      [key, entry.index],
+      [entry.member],
+      this.bulkDeadlines,
+    );
+    return adopted === 1;
+  }
+
+  /** The index keys of a namespace: read from the device's directory on a cluster. */
+  private async indexKeysOf(
+    { appId, deviceId }: CacheNamespace,
+    index: NamespaceIndex,
+  ): Promise<{ name: string; prefix: string }[]> {
+    if (appId !== undefined && !index.clustered) {
+      return [{ name: index.indexOf(appId, deviceId), prefix: namespacePrefix(appId, deviceId) }];
+    }
+    const listed = (await this.send(
+      new Command('smembers', [index.directoryOf(deviceId)], TEXT_REPLY),
+      this.bulkDeadlines,
+    )) as string[];
+    const found: { name: string; prefix: string }[] = [];
+    for (const name of listed) {
+      const prefix = index.prefixOf(name, deviceId, appId);
+      if (prefix !== undefined) found.push({ name, prefix });
+    }
+    return found;
+  }
+
+  private async deleteIndexed(namespace: CacheNamespace, index: NamespaceIndex): Promise<number> {
+    const directory = index.directoryOf(namespace.deviceId);
+    let deleted = 0;
+    for (const { name, prefix } of await this.indexKeysOf(namespace, index)) {
+      // The directory is on another node of a cluster: there the entry stays until it expires.
+      const keys = index.clustered ? [name] : [name, directory];
+      for (;;) {
+        const [removed, entries] = (await this.runScript(
+          INDEX_SCRIPTS.flushStep,
+          keys,
+          [prefix, INDEX_BATCH, name],
+          this.bulkDeadlines,
+        )) as [number, number];
+        deleted += removed;
+        if (entries < INDEX_BATCH) break;
+      }
+    }
+    return deleted;
+  }
+
+  private async countIndexed(namespace: CacheNamespace, index: NamespaceIndex): Promise<number> {
+    let live = 0;
+    for (const { name, prefix } of await this.indexKeysOf(namespace, index)) {
+      for (let start = 0; ;) {
+        const [found, entries, dropped] = (await this.runScript(
+          INDEX_SCRIPTS.countStep,
+          [name],
+          [prefix, start, INDEX_BATCH],
+          this.bulkDeadlines,
+        )) as [number, number, number];
+        live += found;
+        if (entries < INDEX_BATCH) break;
+        start += entries - dropped;
+      }
+    }
+    return live;
+  }
+
+  /** EVALSHA, or EVAL when the server does not have the script yet (then it keeps it). */
+  private async runScript(
+    script: IndexScript,
+    keys: string[],
+    args: (string | number | Buffer)[],
+    deadlines = this.deadlines,
+  ): Promise<unknown> {
+    const argv = [keys.length, ...keys, ...args];
+    try {
+      return await this.send(new Command('evalsha', [script.sha, ...argv]), deadlines);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return this.send(new Command('eval', [script.source, ...argv]), deadlines);
+    }
   }
 
   private scan(

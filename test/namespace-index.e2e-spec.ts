@@ -1,0 +1,182 @@
+// The namespace index (namespaceIndex: true): flushes and counts that read only the namespace's
+// own keys, exact through expiry, eviction and deletes behind the cache's back, and keys written
+// without the index (before an upgrade, or by the Go service) still found. Each test starts its
+// own redis-server: they restart it, count its commands and write databases of their own.
+import { Logger } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { RedisCache } from '../src';
+import type { RedisCacheSettings } from '../src';
+import { INDEX_COMPLETE_KEY, INDEX_MIGRATION_LEASE_KEY } from '../src/stores/namespace-index';
+import { RedisStore } from '../src/stores/redis.store';
+import { pollUntil } from './support/poll';
+import { RedisServerProcess } from './support/redis-server';
+import { sleep } from './support/unique';
+
+const INDEXED: RedisCacheSettings = { namespaceIndex: true, operationTimeoutMs: 2000 };
+
+/** Calls of each command the server has run since the last CONFIG RESETSTAT. */
+async function commandCalls(raw: Redis): Promise<Record<string, number>> {
+  const calls: Record<string, number> = {};
+  for (const [, name, count] of (await raw.info('commandstats')).matchAll(
+    /cmdstat_([a-z|]+):calls=(\d+)/g,
+  )) {
+    calls[name] = Number(count);
+  }
+  return calls;
+}
+
+describe('the namespace index', () => {
+  let server: RedisServerProcess;
+  let raw: Redis;
+  const closers: (() => Promise<unknown>)[] = [];
+
+  beforeEach(async () => {
+    server = await RedisServerProcess.start();
+    raw = new Redis(server.url);
+  });
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+    raw.disconnect();
+    await server.dispose();
+  });
+
+  async function openCache(settings: RedisCacheSettings = INDEXED): Promise<RedisCache> {
+    const client = new Redis(server.url);
+    const cache = await RedisCache.fromClient(client, settings);
+    closers.push(async () => {
+      await cache.close();
+      client.disconnect();
+    });
+    return cache;
+  }
+
+  /** Writes `count` keys of one namespace through the cache. */
+  async function fill(cache: RedisCache, app: string, device: string, count: number, ttl = 600) {
+    const ctx = cache.withContext(app, device);
+    await Promise.all(Array.from({ length: count }, (_, i) => ctx.set(`k${i}`, `v${i}`, ttl)));
+  }
+
+  it('flushes and counts only the namespace’s keys, exactly, without scanning the database', async () => {
+    const cache = await openCache();
+    await pollUntil(async () => expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1));
+    await fill(cache, 'clock', 'd1', 300);
+    await fill(cache, 'weather', 'd1', 200);
+    await fill(cache, 'clock', 'd2', 100);
+    // Other data: 20,000 keys the flushes and counts must not have to look at.
+    const pipeline = raw.pipeline();
+    for (let i = 0; i < 20_000; i++) pipeline.set(`/other/device-${i}/k`, 'v', 'EX', 600);
+    await pipeline.exec();
+    await raw.config('RESETSTAT');
+
+    const d1 = cache.withContext('clock', 'd1');
+    expect(await d1.stats()).toBe(300);
+    expect(await d1.flushApp()).toBe(300);
+    expect(await d1.stats()).toBe(0);
+    expect(await cache.withContext('weather', 'd1').stats()).toBe(200);
+    expect(await d1.flushDevice()).toBe(200);
+    expect(await cache.withContext('weather', 'd1').stats()).toBe(0);
+    expect(await cache.withContext('clock', 'd2').stats()).toBe(100);
+    expect(await raw.dbsize()).toBe(20_000 + 100 + 3); // d2's keys, its index, d2's directory, the marker
+
+    const calls = await commandCalls(raw);
+    expect(calls.scan).toBeUndefined();
+    expect(calls.keys).toBeUndefined();
+    // What is left of d1's index: nothing.
+    expect(await raw.exists('keys-of:/clock/d1', 'keys-of:/weather/d1', 'apps-of:/d1')).toBe(0);
+  });
+
+  it('counts exactly through expiry and deletes behind its back, and never below zero', async () => {
+    const cache = await openCache();
+    await pollUntil(async () => expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1));
+    const ctx = cache.withContext('clock', 'd1');
+    await fill(cache, 'clock', 'd1', 50, 1);
+    await Promise.all(Array.from({ length: 30 }, (_, i) => ctx.set(`long${i}`, 'v', 600)));
+    expect(await ctx.stats()).toBe(80);
+    await sleep(1_100);
+    expect(await ctx.stats()).toBe(30);
+    // Evicted, or deleted by another client: counted out at the next count.
+    await raw.del('/clock/d1/long0', '/clock/d1/long1');
+    expect(await ctx.stats()).toBe(28);
+    expect(await ctx.delete('long2')).toBe(true);
+    expect(await ctx.delete('long2')).toBe(false);
+    expect(await ctx.stats()).toBe(27);
+    expect(await ctx.flushApp()).toBe(27);
+    expect(await ctx.stats()).toBe(0);
+    expect(await ctx.flushApp()).toBe(0);
+  });
+
+  it('finds keys written without the index: SCAN until they are indexed, then the index', async () => {
+    // Written before an upgrade, or by the Go service: plain SETs, no index.
+    const pipeline = raw.pipeline();
+    for (let i = 0; i < 500; i++) pipeline.set(`/clock/legacy/k${i}`, 'v', 'EX', 600);
+    pipeline.set('/clock/legacy/forever', 'v');
+    await pipeline.exec();
+    const cache = await openCache();
+    const ctx = cache.withContext('clock', 'legacy');
+    // Before or after the indexing of existing keys, the answer is the same.
+    expect(await ctx.stats()).toBe(501);
+    await pollUntil(async () => expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1));
+    expect(await raw.exists(INDEX_MIGRATION_LEASE_KEY)).toBe(0);
+    await raw.config('RESETSTAT');
+    expect(await ctx.stats()).toBe(501);
+    await ctx.set('new', 'v');
+    expect(await ctx.flushDevice()).toBe(502);
+    expect(await raw.dbsize()).toBe(1); // the marker
+    expect((await commandCalls(raw)).scan).toBeUndefined();
+  });
+
+  it('indexes the existing keys once, on one instance', async () => {
+    const pipeline = raw.pipeline();
+    for (let i = 0; i < 3_000; i++) pipeline.set(`/clock/d${i % 30}/k${i}`, 'v', 'EX', 600);
+    await pipeline.exec();
+    const stores = await Promise.all(
+      [1, 2, 3].map(async () => {
+        const client = new Redis(server.url);
+        const store = new RedisStore(client, {
+          operationTimeoutMs: 2000,
+          ownsClient: true,
+          logger: new Logger('test'),
+          indexNamespaces: true,
+        });
+        closers.push(() => store.close());
+        await client.ping();
+        return store;
+      }),
+    );
+    const indexed = await Promise.all(stores.map((store) => store.indexExistingKeys()));
+    expect(indexed.sort((a, b) => a - b)).toEqual([0, 0, 3_000]);
+    expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1);
+    expect(await raw.zcard('keys-of:/clock/d7')).toBe(100);
+  });
+
+  it('falls back to SCAN after Redis restarts empty, and indexes again', async () => {
+    const cache = await openCache();
+    await pollUntil(async () => expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1));
+    await fill(cache, 'clock', 'd1', 10);
+    await server.restart();
+    raw.disconnect();
+    raw = new Redis(server.url);
+    const ctx = cache.withContext('clock', 'd1');
+    await pollUntil(async () => expect(await cache.ping()).toBeGreaterThanOrEqual(0), 10_000);
+    // Written by something else while the marker is gone: found all the same.
+    await raw.set('/clock/d1/legacy', 'v', 'EX', 600);
+    await pollUntil(async () => expect(await ctx.stats()).toBe(1), 10_000);
+    await pollUntil(async () => expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1));
+    await fill(cache, 'clock', 'd1', 5);
+    expect(await ctx.stats()).toBe(6);
+    expect(await ctx.flushDevice()).toBe(6);
+  });
+
+  it('leaves nothing behind when keys expire while a flush runs', async () => {
+    const cache = await openCache();
+    await pollUntil(async () => expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1));
+    await fill(cache, 'clock', 'd1', 5_000, 1);
+    await sleep(950);
+    const flushed = await cache.withContext('clock', 'd1').flushApp();
+    expect(flushed).toBeGreaterThanOrEqual(0);
+    expect(flushed).toBeLessThanOrEqual(5_000);
+    expect(await cache.withContext('clock', 'd1').stats()).toBe(0);
+    expect(await raw.keys('/clock/d1/*')).toEqual([]);
+    expect(await raw.exists('keys-of:/clock/d1', 'apps-of:/d1')).toBe(0);
+  });
+});
