@@ -161,7 +161,8 @@ export class RedisStore implements CacheStore {
       );
     } else {
       options.logger.log(`Using Redis at ${store.description}.`);
-      if (store.index) void store.indexComplete();
+      // Starts indexing what was written before, if nobody has; failing here changes nothing.
+      if (store.index) store.indexComplete().catch(() => undefined);
     }
     return store;
   }
@@ -417,8 +418,11 @@ export class RedisStore implements CacheStore {
     let indexed = 0;
     try {
       await this.scanPattern(ANY_CACHE_KEY_PATTERN, async (keys) => {
+        const started = performance.now();
         const done = await Promise.all(keys.map((raw) => this.adopt(raw, index)));
         indexed += done.filter(Boolean).length;
+        // A one-off that must not starve everyone's reads: at most half of Redis's time.
+        await new Promise((resolve) => setTimeout(resolve, performance.now() - started));
       });
       await this.send(new Command('set', [INDEX_COMPLETE_KEY, '1']), this.bulkDeadlines);
       if (indexed > 0) {
