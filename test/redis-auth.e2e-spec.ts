@@ -61,6 +61,23 @@ const CACHE_COMMANDS = [
   'pttl',
 ];
 const CACHE_KEY_PATTERNS = ['~/*', '~key-counts:*', '~lock:/*', '~recompute-ms:/*'];
+/**
+ * With namespaceIndex, also the index's scripts and what they call (ACL checks each call inside a
+ * script too), SMEMBERS for flushDevice, and its keys.
+ */
+const INDEX_COMMANDS = [
+  'evalsha',
+  'smembers',
+  'time',
+  'zadd',
+  'zremrangebyscore',
+  'zrange',
+  'zrem',
+  'pexpire',
+  'sadd',
+  'srem',
+];
+const INDEX_KEY_PATTERNS = ['~keys-of:*', '~apps-of:*'];
 /** Background key counts every 50 ms, sampled (RANDOMKEY) on even a small database. */
 const KEY_COUNTS = { keyCountIntervalMs: 50, keyCountSamples: 20 };
 const aclUser = (name: string, password: string, commands: string[], keys = CACHE_KEY_PATTERNS) => [
@@ -193,6 +210,12 @@ describe('an ACL user (redis-server --user)', () => {
   let server: SecureRedisServer;
   const users = {
     renderer: aclUser('renderer', USER_PASSWORD, CACHE_COMMANDS),
+    indexer: aclUser(
+      'indexer',
+      USER_PASSWORD,
+      [...CACHE_COMMANDS, ...INDEX_COMMANDS],
+      [...CACHE_KEY_PATTERNS, ...INDEX_KEY_PATTERNS],
+    ),
     // May read and ping, nothing else.
     reader: aclUser('reader', USER_PASSWORD, ['get', 'ping', 'info']),
     // The cache's commands, but only keys under /other/.
@@ -304,6 +327,29 @@ describe('an ACL user (redis-server --user)', () => {
           return values.length > 0 && values[0].value > 0;
         });
         expect(await server.command(['EXISTS', ctx.keyFor('greeting')], { db: 2 })).toBe(1);
+        expect(cache.errorCounts()).toEqual({});
+      },
+    );
+    expect(await aclLog(server)).toEqual([]);
+    expect(secretsIn(text, SECRETS)).toEqual([]);
+  });
+
+  it(`with namespaceIndex, runs every operation with those and +${INDEX_COMMANDS.join(' +')}`, async () => {
+    const text = await withCache(
+      {
+        url: server.url({ username: 'indexer', password: USER_PASSWORD }),
+        stampede: STAMPEDE,
+        namespaceIndex: true,
+        metrics: { registry: new Registry(), ...KEY_COUNTS },
+      },
+      async (cache) => {
+        // Written before the index: the migration indexes it, then the flush finds it there.
+        const legacy = cache.withContext(uniqueId('app'), uniqueId('device'));
+        await server.command(['SET', legacy.keyFor('old'), 'v', 'EX', '60']);
+        await eventually(async () => (await server.command(['EXISTS', 'keys-of:complete'])) === 1);
+        await exerciseEverything(cache);
+        expect(await legacy.stats()).toBe(1);
+        expect(await legacy.flushDevice()).toBe(1);
         expect(cache.errorCounts()).toEqual({});
       },
     );
