@@ -8,6 +8,7 @@ import { RedisCache } from '../src';
 import type { RedisCacheSettings } from '../src';
 import { INDEX_COMPLETE_KEY, INDEX_MIGRATION_LEASE_KEY } from '../src/stores/namespace-index';
 import { RedisStore } from '../src/stores/redis.store';
+import { captureLogs } from './support/capture-logger';
 import { pollUntil } from './support/poll';
 import { RedisServerProcess } from './support/redis-server';
 import { sleep } from './support/unique';
@@ -167,6 +168,20 @@ describe('the namespace index', () => {
     expect(await ctx.flushDevice()).toBe(6);
   });
 
+  it('does not trust an index completed on other servers (a master restarted or replaced)', async () => {
+    const cache = await openCache();
+    await pollUntil(async () => expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1));
+    const runId = /run_id:(\S+)/.exec(await raw.info('server'))![1];
+    expect(await raw.get(INDEX_COMPLETE_KEY)).toBe(runId);
+    // As if the marker had outlived index keys lost with a server: keys it does not know of.
+    await raw.set(INDEX_COMPLETE_KEY, 'another-run-id');
+    await raw.set('/clock/d1/unindexed', 'v', 'EX', 600);
+    const ctx = cache.withContext('clock', 'd1');
+    expect(await ctx.stats()).toBe(1);
+    await pollUntil(async () => expect(await raw.get(INDEX_COMPLETE_KEY)).toBe(runId));
+    expect(await ctx.flushDevice()).toBe(1);
+  });
+
   it('leaves nothing behind when keys expire while a flush runs', async () => {
     const cache = await openCache();
     await pollUntil(async () => expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1));
@@ -178,5 +193,35 @@ describe('the namespace index', () => {
     expect(await cache.withContext('clock', 'd1').stats()).toBe(0);
     expect(await raw.keys('/clock/d1/*')).toEqual([]);
     expect(await raw.exists('keys-of:/clock/d1', 'apps-of:/d1')).toBe(0);
+  });
+
+  it('SCANs instead when Redis may evict keys (an evicted index would hide keys), and says so', async () => {
+    const evicting = await RedisServerProcess.start([
+      '--maxmemory',
+      '100mb',
+      '--maxmemory-policy',
+      'allkeys-lru',
+    ]);
+    const logs = captureLogs();
+    const client = new Redis(evicting.url);
+    const evictingRaw = new Redis(evicting.url);
+    try {
+      const cache = await RedisCache.fromClient(client, INDEXED);
+      const ctx = cache.withContext('clock', 'd1');
+      await fill(cache, 'clock', 'd1', 20);
+      // The index cannot be trusted here: gone, it would make stats say 0.
+      await evictingRaw.del('keys-of:/clock/d1');
+      await evictingRaw.config('RESETSTAT');
+      expect(await ctx.stats()).toBe(20);
+      expect(await ctx.flushApp()).toBe(20);
+      expect((await commandCalls(evictingRaw)).scan).toBeGreaterThan(0);
+      expect(logs.text()).toContain('may evict keys (maxmemory-policy allkeys-lru)');
+      await cache.close();
+    } finally {
+      logs.restore();
+      client.disconnect();
+      evictingRaw.disconnect();
+      await evicting.dispose();
+    }
   });
 });

@@ -73,6 +73,7 @@ const INDEX_COMMANDS = [
   'zremrangebyscore',
   'zrange',
   'zrem',
+  'zcard',
   'pexpire',
   'sadd',
   'srem',

@@ -42,7 +42,7 @@ const SET = `${NOW_MS}
 local ttl = tonumber(ARGV[2]) * 1000
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('ZADD', KEYS[2], now + ttl, ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. now)
 ${keepFor('KEYS[2]', 'ttl')}
 if KEYS[3] then
   redis.call('SADD', KEYS[3], ARGV[4])
@@ -65,7 +65,7 @@ return redis.call('UNLINK', KEYS[1])`;
 /**
  * One flush step: UNLINKs up to a batch of the index's keys and drops their entries; once the index
  * is empty, its directory entry too (only where the directory is on the same server). KEYS:
- * index[, directory]. ARGV: key prefix, batch, index name. Returns { deleted, entries }.
+ * index[, directory]. ARGV: key prefix, batch, index name. Returns { deleted, entries, left }.
  */
 const FLUSH_STEP = `local members = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 local deleted = 0
@@ -75,8 +75,9 @@ if #members > 0 then
   deleted = redis.call('UNLINK', unpack(keys))
   redis.call('ZREM', KEYS[1], unpack(members))
 end
-if KEYS[2] and redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[3]) end
-return {deleted, #members}`;
+local left = redis.call('ZCARD', KEYS[1])
+if KEYS[2] and left == 0 then redis.call('SREM', KEYS[2], ARGV[3]) end
+return {deleted, #members, left}`;
 
 /**
  * One count step over entries [start, start + batch): counts those whose key exists and drops the
@@ -85,7 +86,7 @@ return {deleted, #members}`;
  */
 const COUNT_STEP = `${NOW_MS}
 local start = tonumber(ARGV[2])
-if start == 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) end
+if start == 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now) end
 local members = redis.call('ZRANGE', KEYS[1], start, start + tonumber(ARGV[3]) - 1)
 local live, gone = 0, {}
 for i = 1, #members do

@@ -108,6 +108,7 @@ export class RedisStore implements CacheStore {
   private readonly index: NamespaceIndex | undefined;
   /** The indexing of keys written before the index, while it runs. */
   private migrating: Promise<unknown> | undefined;
+  private closing = false;
 
   constructor(
     readonly client: RedisClient,
@@ -335,6 +336,9 @@ export class RedisStore implements CacheStore {
   }
 
   async close(): Promise<void> {
+    // An indexing under way stops after its current batch and lets go of its lease first.
+    this.closing = true;
+    await this.migrating;
     this.deadlines.stop();
     this.bulkDeadlines.stop();
     this.availability.dispose();
@@ -389,15 +393,50 @@ export class RedisStore implements CacheStore {
    * caller SCANs meanwhile.
    */
   private async indexComplete(): Promise<boolean> {
-    const marker = await this.send(new Command('exists', [INDEX_COMPLETE_KEY]), this.bulkDeadlines);
-    if (marker === 1) return true;
+    const { evicting, runIds } = await this.serversState();
+    if (evicting) {
+      this.warnings.warn(
+        'index-eviction',
+        `namespaceIndex is on, but Redis at ${this.description} may evict keys (maxmemory-policy ${evicting}): an evicted index would hide keys from flushes, so flushes and counts SCAN. Use maxmemory-policy noeviction (or no maxmemory) to use the index.`,
+      );
+      return false;
+    }
+    // The marker names the servers the index was completed on: a master that restarted empty or
+    // was replaced by a replica since (a new run id) may have lost index keys the marker outlived.
+    const marker = (await this.send(
+      new Command('get', [INDEX_COMPLETE_KEY], TEXT_REPLY),
+      this.bulkDeadlines,
+    )) as string | null;
+    if (marker === runIds) return true;
     this.migrating ??= this.indexExistingKeys()
       .catch((error: unknown) => {
+        if (this.closing) return;
         const detail = error instanceof Error ? error.message : String(error);
         this.warnings.warn('index', `Indexing the existing cache keys failed: ${detail}`);
       })
       .finally(() => (this.migrating = undefined));
     return false;
+  }
+
+  /**
+   * From each server's INFO: the eviction policy of the first that may evict keys (a maxmemory and
+   * a policy other than noeviction; eviction would pick index keys like any other, so an index is
+   * only sound where Redis never evicts), and the servers' run ids, sorted.
+   */
+  private async serversState(): Promise<{ evicting: string | undefined; runIds: string }> {
+    const infos = (await Promise.all(
+      this.servers().map((server) =>
+        this.send(new Command('info', [], TEXT_REPLY), this.bulkDeadlines, server),
+      ),
+    )) as string[];
+    let evicting: string | undefined;
+    for (const info of infos) {
+      const maxmemory = Number(/^maxmemory:(\d+)/m.exec(info)?.[1] ?? 0);
+      const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? 'noeviction';
+      if (maxmemory > 0 && policy !== 'noeviction') evicting ??= policy;
+    }
+    const runIds = infos.map((info) => /^run_id:(\S+)/m.exec(info)?.[1] ?? '?').sort();
+    return { evicting, runIds: runIds.join(',') };
   }
 
   /**
@@ -416,15 +455,28 @@ export class RedisStore implements CacheStore {
     }, leaseMs / 3);
     keepLease.unref();
     let indexed = 0;
+    let unnamed = 0;
     try {
+      const { runIds } = await this.serversState();
       await this.scanPattern(ANY_CACHE_KEY_PATTERN, async (keys) => {
+        if (this.closing) throw new StoreUnavailableError('the store is closing');
         const started = performance.now();
         const done = await Promise.all(keys.map((raw) => this.adopt(raw, index)));
-        indexed += done.filter(Boolean).length;
+        indexed += done.filter((outcome) => outcome === 'indexed').length;
+        unnamed += done.filter((outcome) => outcome === 'unnamed').length;
         // A one-off that must not starve everyone's reads: at most half of Redis's time.
         await new Promise((resolve) => setTimeout(resolve, performance.now() - started));
       });
-      await this.send(new Command('set', [INDEX_COMPLETE_KEY, '1']), this.bulkDeadlines);
+      // Completed on these servers only if they are still the ones it started on.
+      if ((await this.serversState()).runIds !== runIds) {
+        throw new StoreUnavailableError('a Redis server restarted or failed over meanwhile');
+      }
+      await this.send(new Command('set', [INDEX_COMPLETE_KEY, runIds]), this.bulkDeadlines);
+      if (unnamed > 0) {
+        this.options.logger.warn(
+          `${unnamed} cache keys have names that are not UTF-8 and cannot be indexed: flushes and counts will not find them (they expire with their TTL).`,
+        );
+      }
       if (indexed > 0) {
         this.options.logger.log(
           `Indexed ${indexed} cache keys written before the index: flushes and counts now use it.`,
@@ -440,11 +492,14 @@ export class RedisStore implements CacheStore {
   }
 
   /** Indexes one key SCAN returned, if it is a cache key (by its exact bytes) that still exists. */
-  private async adopt(raw: Buffer, index: NamespaceIndex): Promise<boolean> {
+  private async adopt(
+    raw: Buffer,
+    index: NamespaceIndex,
+  ): Promise<'indexed' | 'unnamed' | 'skipped'> {
     const key = raw.toString('utf8');
     const entry = appOfKey(key) === undefined ? undefined : index.entryOf(key);
-    // A key that is not UTF-8 cannot be named by the index: it stays for SCAN to find.
-    if (!entry || !Buffer.from(key, 'utf8').equals(raw)) return false;
+    if (!entry) return 'skipped';
+    if (!Buffer.from(key, 'utf8').equals(raw)) return 'unnamed';
     if (!index.clustered) {
       const adopted = await this.runScript(
         INDEX_SCRIPTS.adopt,
@@ -452,10 +507,10 @@ export class RedisStore implements CacheStore {
         [entry.member, entry.index],
         this.bulkDeadlines,
       );
-      return adopted === 1;
+      return adopted === 1 ? 'indexed' : 'skipped';
     }
     const ttl = (await this.send(new Command('pttl', [key]), this.bulkDeadlines)) as number;
-    if (ttl === -2) return false;
+    if (ttl === -2) return 'skipped';
     await this.runScript(
       INDEX_SCRIPTS.list,
       [entry.directory],
@@ -468,7 +523,7 @@ export class RedisStore implements CacheStore {
       [entry.member],
       this.bulkDeadlines,
     );
-    return adopted === 1;
+    return adopted === 1 ? 'indexed' : 'skipped';
   }
 
   /** The index keys of a namespace: read from the device's directory on a cluster. */
@@ -491,42 +546,51 @@ export class RedisStore implements CacheStore {
     return found;
   }
 
+  /** Each index key in its own loop, all at once: on a cluster a namespace has one per slot. */
   private async deleteIndexed(namespace: CacheNamespace, index: NamespaceIndex): Promise<number> {
     const directory = index.directoryOf(namespace.deviceId);
-    let deleted = 0;
-    for (const { name, prefix } of await this.indexKeysOf(namespace, index)) {
-      // The directory is on another node of a cluster: there the entry stays until it expires.
-      const keys = index.clustered ? [name] : [name, directory];
-      for (;;) {
-        const [removed, entries] = (await this.runScript(
-          INDEX_SCRIPTS.flushStep,
-          keys,
-          [prefix, INDEX_BATCH, name],
-          this.bulkDeadlines,
-        )) as [number, number];
-        deleted += removed;
-        if (entries < INDEX_BATCH) break;
-      }
-    }
-    return deleted;
+    const counts = await Promise.all(
+      (await this.indexKeysOf(namespace, index)).map(async ({ name, prefix }) => {
+        // The directory is on another node of a cluster: there the entry stays until it expires.
+        const keys = index.clustered ? [name] : [name, directory];
+        let deleted = 0;
+        // What was there when the flush began, not what writers keep adding: a bounded loop.
+        for (let steps = 1, most = 1; steps <= most; steps++) {
+          const [removed, entries, left] = (await this.runScript(
+            INDEX_SCRIPTS.flushStep,
+            keys,
+            [prefix, INDEX_BATCH, name],
+            this.bulkDeadlines,
+          )) as [number, number, number];
+          deleted += removed;
+          if (steps === 1) most = Math.ceil((entries + left) / INDEX_BATCH);
+          if (left === 0) break;
+        }
+        return deleted;
+      }),
+    );
+    return counts.reduce((sum, count) => sum + count, 0);
   }
 
   private async countIndexed(namespace: CacheNamespace, index: NamespaceIndex): Promise<number> {
-    let live = 0;
-    for (const { name, prefix } of await this.indexKeysOf(namespace, index)) {
-      for (let start = 0; ;) {
-        const [found, entries, dropped] = (await this.runScript(
-          INDEX_SCRIPTS.countStep,
-          [name],
-          [prefix, start, INDEX_BATCH],
-          this.bulkDeadlines,
-        )) as [number, number, number];
-        live += found;
-        if (entries < INDEX_BATCH) break;
-        start += entries - dropped;
-      }
-    }
-    return live;
+    const counts = await Promise.all(
+      (await this.indexKeysOf(namespace, index)).map(async ({ name, prefix }) => {
+        let live = 0;
+        for (let start = 0; ;) {
+          const [found, entries, dropped] = (await this.runScript(
+            INDEX_SCRIPTS.countStep,
+            [name],
+            [prefix, start, INDEX_BATCH],
+            this.bulkDeadlines,
+          )) as [number, number, number];
+          live += found;
+          if (entries < INDEX_BATCH) break;
+          start += entries - dropped;
+        }
+        return live;
+      }),
+    );
+    return counts.reduce((sum, count) => sum + count, 0);
   }
 
   /** EVALSHA, or EVAL when the server does not have the script yet (then it keeps it). */
