@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { RateLimitedLogger } from '../logging/rate-limited-logger';
 import type { CacheStore } from '../stores/cache-store.interface';
+import { keepLease } from '../stores/lease';
 import { registered } from './prometheus-cache-metrics';
 
 /** The `app` label of ids outside the allowlist. */
@@ -149,10 +150,7 @@ export class KeyCountRefresher {
   /** Counts while holding the lease (kept while a long count runs), then shares the figures. */
   private async count(): Promise<KeyCountFigures> {
     const { intervalMs } = this.settings;
-    const keepLease = setInterval(() => {
-      this.store.holdLease(KEY_COUNT_LEASE_KEY, this.owner, intervalMs).catch(() => undefined);
-    }, intervalMs / 2);
-    keepLease.unref();
+    const stopRenewing = keepLease(this.store, KEY_COUNT_LEASE_KEY, this.owner, intervalMs);
     const started = performance.now();
     let figures: KeyCountFigures;
     try {
@@ -162,15 +160,14 @@ export class KeyCountRefresher {
         samples > 0 ? await this.store.sampleKeysByApp(samples) : await this.store.countKeysByApp();
       figures = {
         countedAt: Date.now(),
-        durationMs: 0,
+        durationMs: performance.now() - started,
         samples,
         byApp: Object.fromEntries(byApp),
         databaseKeys,
       };
     } finally {
-      clearInterval(keepLease);
+      stopRenewing();
     }
-    figures.durationMs = performance.now() - started;
     // Kept for a few intervals: long enough for every instance, gone if the fleet stops counting.
     const ttlSeconds = Math.ceil((3 * intervalMs) / 1000);
     await this.store.set(KEY_COUNT_FIGURES_KEY, JSON.stringify(figures), ttlSeconds);

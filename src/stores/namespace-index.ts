@@ -153,7 +153,7 @@ export class NamespaceIndex {
     const tag = this.clustered ? `{${slotTag(calculateSlot(key))}}` : '';
     return {
       index: `${INDEX_PREFIX}${tag}${namespace}`,
-      directory: `${DIRECTORY_PREFIX}${key.slice(appEnd, deviceEnd)}`,
+      directory: this.directoryOf(key.slice(appEnd + 1, deviceEnd)),
       member: key.slice(deviceEnd + 1),
     };
   }

@@ -24,6 +24,7 @@ import {
 } from './namespace-index';
 import type { IndexEntry, IndexScript } from './namespace-index';
 import { flatArguments } from './flat-arguments';
+import { keepLease } from './lease';
 import { RedisAvailability } from './redis-availability';
 import { connectWithin, isClusterClient } from './redis-client.factory';
 import type { RedisClient } from './redis-client.factory';
@@ -450,10 +451,7 @@ export class RedisStore implements CacheStore {
     const owner = randomUUID();
     const leaseMs = 60_000;
     if (!(await this.holdLease(INDEX_MIGRATION_LEASE_KEY, owner, leaseMs))) return 0;
-    const keepLease = setInterval(() => {
-      this.holdLease(INDEX_MIGRATION_LEASE_KEY, owner, leaseMs).catch(() => undefined);
-    }, leaseMs / 3);
-    keepLease.unref();
+    const stopRenewing = keepLease(this, INDEX_MIGRATION_LEASE_KEY, owner, leaseMs);
     let indexed = 0;
     let unnamed = 0;
     try {
@@ -483,7 +481,7 @@ export class RedisStore implements CacheStore {
         );
       }
     } finally {
-      clearInterval(keepLease);
+      stopRenewing();
       await this.send(
         new Command('eval', [DELETE_IF_EQUALS, 1, INDEX_MIGRATION_LEASE_KEY, owner]),
       ).catch(() => undefined);
