@@ -1,5 +1,10 @@
 import { InvalidCacheValueError } from './errors/redis-cache.errors';
-import type { CacheJsonLookup, CacheLookup, CacheMiss } from './redis-cache.interfaces';
+import type {
+  CacheJsonLookup,
+  CacheLookup,
+  CacheMiss,
+  NamespaceOperationOptions,
+} from './redis-cache.interfaces';
 
 /** What `getOrSet` calls on a miss: the value to cache, as stored bytes or a UTF-8 string. */
 export type CacheLoader = () => Promise<string | Buffer> | string | Buffer;
@@ -48,14 +53,17 @@ export abstract class ContextualCache {
    */
   abstract getOrSet(key: string, loader: CacheLoader, ttlSeconds?: number): Promise<Buffer>;
 
-  /** Deletes every key of this app on this device; resolves how many. Rejects on a backend error. */
-  abstract flushApp(): Promise<number>;
+  /**
+   * Deletes every key of this app on this device; resolves how many. Rejects on a backend error.
+   * For a namespace too large to wait for, see `RedisCache.jobs`.
+   */
+  abstract flushApp(options?: NamespaceOperationOptions): Promise<number>;
 
   /** Deletes every key of this device, across all apps; resolves how many. Rejects on a backend error. */
-  abstract flushDevice(): Promise<number>;
+  abstract flushDevice(options?: NamespaceOperationOptions): Promise<number>;
 
   /** Counts the keys of this app on this device. Rejects on a backend error. */
-  abstract stats(): Promise<number>;
+  abstract stats(options?: NamespaceOperationOptions): Promise<number>;
 
   /** `get` and `JSON.parse`; rejects with `InvalidCacheValueError` if the stored bytes are not JSON. */
   async getJson<T = unknown>(key: string): Promise<CacheJsonLookup<T>> {

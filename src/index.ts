@@ -5,6 +5,13 @@ export { RedisCache } from './redis-cache';
 export type { RedisCacheSettings } from './redis-cache';
 export { ContextualCache, CACHE_MISS } from './contextual-cache';
 export type { CacheLoader } from './contextual-cache';
+export { CacheJobs, CACHE_JOB_OPERATIONS } from './jobs/cache-jobs';
+export type {
+  CacheJobOperation,
+  CacheJobRunOptions,
+  CacheJobState,
+  CacheJobStatus,
+} from './jobs/cache-jobs';
 export { CurrentCache } from './context/current-cache.decorator';
 export { invalidContextBadRequest } from './context/request-cache.resolver';
 export { CacheMetricsInterceptor } from './metrics/cache-metrics.interceptor';

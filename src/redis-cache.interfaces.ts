@@ -5,7 +5,7 @@ import type { ConnectionOptions } from 'node:tls';
 
 /** The operations a cache performs; used in errors, logs and (later) metrics. */
 export type CacheOperation =
-  'get' | 'set' | 'delete' | 'flush_app' | 'flush_device' | 'stats' | 'ping';
+  'get' | 'set' | 'delete' | 'flush_app' | 'flush_device' | 'stats' | 'ping' | 'job_status';
 
 /** A value found in the cache: exactly the bytes that were stored. */
 export interface CacheHit {
@@ -20,6 +20,15 @@ export interface CacheMiss {
 }
 
 export type CacheLookup = CacheHit | CacheMiss;
+
+/** Options of the namespace operations (`flushApp`, `flushDevice`, `stats`). */
+export interface NamespaceOperationOptions {
+  /**
+   * Hears the keys deleted (or counted) so far after each step, for progress on a large namespace.
+   * What it throws is ignored.
+   */
+  onProgress?: (keys: number) => void;
+}
 
 /** `getJson` result: the parsed value, or a miss. */
 export type CacheJsonLookup<T> = { readonly found: true; readonly value: T } | CacheMiss;

@@ -9,6 +9,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import { CacheRequestHooks } from './context/cache-request.hooks';
 import { RequestCacheResolver } from './context/request-cache.resolver';
 import { ContextualCache } from './contextual-cache';
+import { CacheJobs } from './jobs/cache-jobs';
 import { cacheSettingsOf, REDIS_CACHE_LOGGER_CONTEXT, RedisCache } from './redis-cache';
 import {
   REDIS_CACHE_CLIENT,
@@ -105,6 +106,7 @@ const providers: Provider[] = [
         tracer: new CacheTracer(options.tracing, store.kind),
       }),
   },
+  { provide: CacheJobs, inject: [RedisCache], useFactory: (cache: RedisCache) => cache.jobs },
   {
     provide: REDIS_CACHE_CLIENT,
     inject: [REDIS_CACHE_STORE],
@@ -157,6 +159,7 @@ const providers: Provider[] = [
   exports: [
     RedisCache,
     ContextualCache,
+    CacheJobs,
     REDIS_CACHE_CLIENT,
     RESOLVED_REDIS_CACHE_OPTIONS,
     RequestCacheResolver,

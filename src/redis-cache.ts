@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 import { CacheFailureHandler } from './cache-failure.handler';
+import { CacheJobs } from './jobs/cache-jobs';
 import { CacheLimits } from './cache-limits';
 import type { CacheErrorCounts } from './cache-failure.handler';
 import { TtlPolicy } from './cache-ttl';
@@ -66,6 +67,8 @@ export interface CacheInstruments {
  */
 export class RedisCache {
   private readonly runtime: CacheRuntime;
+  /** Flushes and counts that answer in bounded time, followed from any instance (`CacheJobs`). */
+  readonly jobs: CacheJobs;
 
   /** `instruments`: what hears of every operation (the module passes its metrics and tracer). */
   constructor(
@@ -88,6 +91,7 @@ export class RedisCache {
       observer,
       tracer,
     };
+    this.jobs = new CacheJobs(store, this.runtime.failures, logger);
   }
 
   /**
@@ -149,7 +153,8 @@ export class RedisCache {
   }
 
   /** Releases the store; a client passed in (`client` option, `fromClient`) stays open. */
-  close(): Promise<void> {
-    return this.runtime.store.close();
+  async close(): Promise<void> {
+    await this.jobs.close();
+    await this.runtime.store.close();
   }
 }

@@ -5,12 +5,12 @@ import { CACHE_MISS, ContextualCache } from './contextual-cache';
 import type { CacheLoader } from './contextual-cache';
 import { InvalidCacheValueError } from './errors/redis-cache.errors';
 import { assertValidContextId, namespacePrefix, normalizeKey } from './keys/cache-key';
-import type { CacheLookup } from './redis-cache.interfaces';
+import type { CacheLookup, NamespaceOperationOptions } from './redis-cache.interfaces';
 import type { CacheObserver, ObservedOperation } from './metrics/cache-observer';
 import { classifyStoreError } from './stores/store-errors';
 import type { StampedeGuard } from './stampede/stampede-guard';
 import type { CacheTracer } from './tracing/cache-tracer';
-import type { CacheStore } from './stores/cache-store.interface';
+import type { CacheStore, KeysSoFar } from './stores/cache-store.interface';
 
 /** What every scoped cache of one `RedisCache` shares. */
 export interface CacheRuntime {
@@ -36,6 +36,19 @@ const describeLookup = (value: Buffer | null) => ({ 'cache.hit': value !== null 
 
 /** Seconds since `started` (a `performance.now()` reading). */
 const secondsSince = (started: number) => (performance.now() - started) / 1000;
+
+/** The caller's progress callback, kept from breaking the operation it watches. */
+function progressOf(options: NamespaceOperationOptions | undefined): KeysSoFar | undefined {
+  const onProgress = options?.onProgress;
+  if (!onProgress) return undefined;
+  return (keys) => {
+    try {
+      onProgress(keys);
+    } catch {
+      // Documented: a progress listener's error is ignored.
+    }
+  };
+}
 
 /** `ContextualCache` bound to one app and device; cheap to create (a string and two references). */
 export class ScopedCache extends ContextualCache implements ReadOutcomeSource {
@@ -169,21 +182,24 @@ export class ScopedCache extends ContextualCache implements ReadOutcomeSource {
     return typeof loaded === 'string' ? Buffer.from(loaded, 'utf8') : loaded;
   }
 
-  flushApp(): Promise<number> {
+  flushApp(options?: NamespaceOperationOptions): Promise<number> {
+    const namespace = { appId: this.appId, deviceId: this.deviceId };
     return this.bulk('flush_app', () =>
-      this.runtime.store.deleteNamespace({ appId: this.appId, deviceId: this.deviceId }),
+      this.runtime.store.deleteNamespace(namespace, progressOf(options)),
     );
   }
 
-  flushDevice(): Promise<number> {
+  flushDevice(options?: NamespaceOperationOptions): Promise<number> {
+    const namespace = { deviceId: this.deviceId };
     return this.bulk('flush_device', () =>
-      this.runtime.store.deleteNamespace({ deviceId: this.deviceId }),
+      this.runtime.store.deleteNamespace(namespace, progressOf(options)),
     );
   }
 
-  stats(): Promise<number> {
+  stats(options?: NamespaceOperationOptions): Promise<number> {
+    const namespace = { appId: this.appId, deviceId: this.deviceId };
     return this.bulk('stats', () =>
-      this.runtime.store.countNamespace({ appId: this.appId, deviceId: this.deviceId }),
+      this.runtime.store.countNamespace(namespace, progressOf(options)),
     );
   }
 

@@ -1,6 +1,6 @@
 import { ContextualCache } from '../contextual-cache';
 import type { CacheLoader } from '../contextual-cache';
-import type { CacheLookup } from '../redis-cache.interfaces';
+import type { CacheLookup, NamespaceOperationOptions } from '../redis-cache.interfaces';
 
 /**
  * A `ContextualCache` that holds no scope of its own: each call goes to the cache `resolve` gives
@@ -44,16 +44,16 @@ export class RequestBoundCache extends ContextualCache {
     return this.call((cache) => cache.getOrSet(key, loader, ttlSeconds));
   }
 
-  flushApp(): Promise<number> {
-    return this.call((cache) => cache.flushApp());
+  flushApp(options?: NamespaceOperationOptions): Promise<number> {
+    return this.call((cache) => cache.flushApp(options));
   }
 
-  flushDevice(): Promise<number> {
-    return this.call((cache) => cache.flushDevice());
+  flushDevice(options?: NamespaceOperationOptions): Promise<number> {
+    return this.call((cache) => cache.flushDevice(options));
   }
 
-  stats(): Promise<number> {
-    return this.call((cache) => cache.stats());
+  stats(options?: NamespaceOperationOptions): Promise<number> {
+    return this.call((cache) => cache.stats(options));
   }
 
   private call<T>(operation: (cache: ContextualCache) => Promise<T>): Promise<T> {

@@ -2,7 +2,7 @@ import type { CacheFailureKind } from '../errors/redis-cache.errors';
 import type { CacheOperation } from '../redis-cache.interfaces';
 
 /** The operations that metrics count (not `ping`: health checks would drown the figures). */
-export type ObservedOperation = Exclude<CacheOperation, 'ping'>;
+export type ObservedOperation = Exclude<CacheOperation, 'ping' | 'job_status'>;
 
 /** How an operation ended: a get hits or misses, the others are ok; any of them may fail. */
 export type OperationResult = 'hit' | 'miss' | 'ok' | 'error';

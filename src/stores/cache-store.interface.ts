@@ -1,6 +1,9 @@
 import type { CacheNamespace } from '../keys/cache-namespace';
 import type { CacheStoreKind } from '../redis-cache.interfaces';
 
+/** Told the keys deleted or counted so far, after each step of a long operation. */
+export type KeysSoFar = (keys: number) => void;
+
 /**
  * Where cached bytes live. Keys reaching a store are full, validated keys (`/{app}/{device}/{key}`);
  * a store never sees a bad id. Failures reject (with `StoreUnavailableError`, `CommandTimeoutError`
@@ -29,10 +32,13 @@ export interface CacheStore {
   exists(key: string): Promise<boolean>;
   /** Milliseconds until `key` expires: -2 when it is absent, -1 when it never expires. */
   remainingTtlMs(key: string): Promise<number>;
-  /** Removes every key of the namespace; resolves how many were removed. */
-  deleteNamespace(namespace: CacheNamespace): Promise<number>;
-  /** Counts the keys of the namespace, each once. */
-  countNamespace(namespace: CacheNamespace): Promise<number>;
+  /**
+   * Removes every key of the namespace; resolves how many were removed. `onProgress` hears the
+   * running total after each step.
+   */
+  deleteNamespace(namespace: CacheNamespace, onProgress?: KeysSoFar): Promise<number>;
+  /** Counts the keys of the namespace, each once; `onProgress` hears the running count. */
+  countNamespace(namespace: CacheNamespace, onProgress?: KeysSoFar): Promise<number>;
   /**
    * Counts every cache key by app id (keys of another shape are not counted), in small steps so the
    * backend keeps serving; for the key-count metrics, never on a request path. On Redis a key may

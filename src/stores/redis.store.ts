@@ -12,7 +12,7 @@ import {
 import type { CacheNamespace } from '../keys/cache-namespace';
 import { namespacePrefix } from '../keys/cache-key';
 import { RateLimitedLogger } from '../logging/rate-limited-logger';
-import type { CacheStore } from './cache-store.interface';
+import type { CacheStore, KeysSoFar } from './cache-store.interface';
 import { CommandDeadlines } from './command-deadlines';
 import {
   INDEX_BATCH,
@@ -224,9 +224,9 @@ export class RedisStore implements CacheStore {
   }
 
   /** SCANs the namespace and UNLINKs each batch while the next SCAN runs: one batch in memory. */
-  async deleteNamespace(namespace: CacheNamespace): Promise<number> {
+  async deleteNamespace(namespace: CacheNamespace, onProgress?: KeysSoFar): Promise<number> {
     if (this.index && (await this.indexComplete()))
-      return this.deleteIndexed(namespace, this.index);
+      return this.deleteIndexed(namespace, this.index, onProgress);
     const inNamespace = namespaceMatcher(namespace, latin1);
     let deleted = 0;
     let unlinking: Promise<number> | undefined;
@@ -234,10 +234,16 @@ export class RedisStore implements CacheStore {
       await this.scan(namespace, async (keys) => {
         const batch = keys.filter((key) => inNamespace(key.toString('latin1')));
         if (batch.length === 0) return;
-        if (unlinking) deleted += await unlinking;
+        if (unlinking) {
+          deleted += await unlinking;
+          onProgress?.(deleted);
+        }
         unlinking = this.unlink(batch);
       });
-      if (unlinking) deleted += await unlinking;
+      if (unlinking) {
+        deleted += await unlinking;
+        onProgress?.(deleted);
+      }
     } catch (error) {
       unlinking?.catch(() => undefined);
       throw error;
@@ -246,8 +252,9 @@ export class RedisStore implements CacheStore {
   }
 
   /** Counts distinct keys: SCAN may return a key twice while Redis resizes its table. */
-  async countNamespace(namespace: CacheNamespace): Promise<number> {
-    if (this.index && (await this.indexComplete())) return this.countIndexed(namespace, this.index);
+  async countNamespace(namespace: CacheNamespace, onProgress?: KeysSoFar): Promise<number> {
+    if (this.index && (await this.indexComplete()))
+      return this.countIndexed(namespace, this.index, onProgress);
     const inNamespace = namespaceMatcher(namespace, latin1);
     const seen = new Set<string>();
     await this.scan(namespace, (keys) => {
@@ -255,6 +262,7 @@ export class RedisStore implements CacheStore {
         const text = key.toString('latin1');
         if (inNamespace(text)) seen.add(text);
       }
+      onProgress?.(seen.size);
     });
     return seen.size;
   }
@@ -545,8 +553,13 @@ export class RedisStore implements CacheStore {
   }
 
   /** Each index key in its own loop, all at once: on a cluster a namespace has one per slot. */
-  private async deleteIndexed(namespace: CacheNamespace, index: NamespaceIndex): Promise<number> {
+  private async deleteIndexed(
+    namespace: CacheNamespace,
+    index: NamespaceIndex,
+    onProgress?: KeysSoFar,
+  ): Promise<number> {
     const directory = index.directoryOf(namespace.deviceId);
+    let total = 0;
     const counts = await Promise.all(
       (await this.indexKeysOf(namespace, index)).map(async ({ name, prefix }) => {
         // The directory is on another node of a cluster: there the entry stays until it expires.
@@ -561,6 +574,8 @@ export class RedisStore implements CacheStore {
             this.bulkDeadlines,
           )) as [number, number, number];
           deleted += removed;
+          total += removed;
+          onProgress?.(total);
           if (steps === 1) most = Math.ceil((entries + left) / INDEX_BATCH);
           if (left === 0) break;
         }
@@ -570,7 +585,12 @@ export class RedisStore implements CacheStore {
     return counts.reduce((sum, count) => sum + count, 0);
   }
 
-  private async countIndexed(namespace: CacheNamespace, index: NamespaceIndex): Promise<number> {
+  private async countIndexed(
+    namespace: CacheNamespace,
+    index: NamespaceIndex,
+    onProgress?: KeysSoFar,
+  ): Promise<number> {
+    let total = 0;
     const counts = await Promise.all(
       (await this.indexKeysOf(namespace, index)).map(async ({ name, prefix }) => {
         let live = 0;
@@ -582,6 +602,8 @@ export class RedisStore implements CacheStore {
             this.bulkDeadlines,
           )) as [number, number, number];
           live += found;
+          total += found;
+          onProgress?.(total);
           if (entries < INDEX_BATCH) break;
           start += entries - dropped;
         }

@@ -1,6 +1,7 @@
 // The renderer service end to end: the real app on Fastify, over HTTP, on a real Redis.
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
+import { Redis } from 'ioredis';
 import { PNG } from 'pngjs';
 import request from 'supertest';
 import type { Response } from 'supertest';
@@ -13,6 +14,7 @@ import { RendererModule } from '../src/renderer.module';
 import { RedisServerProcess } from '../../../test/support/redis-server';
 import { acquireRedis } from '../../../test/support/redis-target';
 import type { RedisTarget } from '../../../test/support/redis-target';
+import { pollUntil } from '../../../test/support/poll';
 import { uniqueId } from '../../../test/support/unique';
 
 const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -179,6 +181,54 @@ describe('renderer service on Redis', () => {
     expect(flush.body.field).toBe('deviceId');
     const unknown = await request(server()).get('/apps/nope/devices/d1/render').expect(404);
     expect(unknown.body.field).toBe('appId');
+  });
+
+  it('answers a flush that outlasts the wait with 202 and a job any instance reports', async () => {
+    const device = uniqueId('dev');
+    const raw = new Redis(target.url);
+    const pipeline = raw.pipeline();
+    for (let i = 0; i < 3000; i++) pipeline.set(`/banner/${device}/k${i}`, 'v', 'EX', 600);
+    for (let i = 0; i < 500; i++) pipeline.set(`/clock/${device}/k${i}`, 'v', 'EX', 600);
+    await pipeline.exec();
+    // A second instance behind the same load balancer: the job is polled there.
+    const { app: other } = await startRenderer({
+      REDIS_URL: target.url,
+      CACHE_ADMIN_TOKEN: ADMIN_TOKEN,
+    });
+    try {
+      const accepted = await admin(request(server()).delete(`/devices/${device}/cache`))
+        .set('Prefer', 'respond-async')
+        .expect(202);
+      expect(accepted.headers['preference-applied']).toBe('respond-async');
+      expect(accepted.body).toMatchObject({ operation: 'flushDevice', state: 'running' });
+      expect(accepted.headers.location).toBe(`/cache-jobs/${accepted.body.id}`);
+      expect(JSON.stringify(accepted.body)).not.toContain(device);
+
+      let status: { state: string; keys: number } | undefined;
+      await pollUntil(async () => {
+        const polled = await admin(request(other.getHttpServer()).get(accepted.headers.location));
+        expect(polled.status).toBe(200);
+        status = polled.body;
+        expect(status?.state).toBe('done');
+      }, 20_000);
+      expect(status?.keys).toBe(3500);
+      expect(await raw.exists(`/banner/${device}/k0`, `/clock/${device}/k0`)).toBe(0);
+
+      // Within the wait, the same route answers with its result.
+      await admin(request(server()).get(`/apps/banner/devices/${device}/cache`))
+        .set('Prefer', 'wait=5')
+        .expect(200, { keys: 0 });
+      // The job route is behind the token too, and knows no other id.
+      await request(other.getHttpServer()).get(accepted.headers.location).expect(401);
+      const unknown = await admin(
+        request(server()).get('/cache-jobs/00000000-0000-4000-8000-000000000000'),
+      ).expect(404);
+      expect(unknown.body.message).toMatch(/No such cache job/);
+      await admin(request(server()).get('/cache-jobs/not-an-id')).expect(404);
+    } finally {
+      await other.close();
+      raw.disconnect();
+    }
   });
 
   it('is live and ready with Redis up', async () => {

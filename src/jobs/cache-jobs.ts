@@ -1,0 +1,257 @@
+import type { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import type { CacheFailureHandler } from '../cache-failure.handler';
+import type { ContextualCache } from '../contextual-cache';
+import { RedisCacheError } from '../errors/redis-cache.errors';
+import { describe } from '../errors/messages';
+import { RateLimitedLogger } from '../logging/rate-limited-logger';
+import type { CacheStore } from '../stores/cache-store.interface';
+import { classifyStoreError } from '../stores/store-errors';
+
+/** The namespace operations a job runs: `ContextualCache`'s methods of those names. */
+export const CACHE_JOB_OPERATIONS = ['stats', 'flushApp', 'flushDevice'] as const;
+export type CacheJobOperation = (typeof CACHE_JOB_OPERATIONS)[number];
+
+/**
+ * `running`; `done` (then `keys` is the result); `failed` (`error` says why); `abandoned`: the
+ * instance running it stopped (shut down, or has not reported for `abandonedAfterMs`), so the
+ * operation may have done part of its work.
+ */
+export type CacheJobState = 'running' | 'done' | 'failed' | 'abandoned';
+
+/** Where a job stands, as any instance on the same Redis sees it. */
+export interface CacheJobStatus {
+  readonly id: string;
+  readonly operation: CacheJobOperation;
+  readonly state: CacheJobState;
+  /** Keys counted (`stats`) or deleted (flushes) so far; the result once `done`. */
+  readonly keys: number;
+  /** ISO 8601 times. */
+  readonly startedAt: string;
+  readonly updatedAt: string;
+  readonly finishedAt?: string;
+  /** Why it failed or was abandoned; never a key, a value or an id. */
+  readonly error?: string;
+}
+
+export interface CacheJobRunOptions {
+  /**
+   * How long `run` waits for the operation before it answers with the running job (then follow it
+   * with `status(id)`); 0 answers at once. @default 1000
+   */
+  waitMs?: number;
+}
+
+/** How often a running job's record is rewritten, and when a silent one counts as abandoned. */
+export interface CacheJobTiming {
+  heartbeatMs: number;
+  abandonedAfterMs: number;
+  /** How long a finished job's record is kept. */
+  keepSeconds: number;
+}
+
+export const CACHE_JOB_TIMING: CacheJobTiming = {
+  heartbeatMs: 2000,
+  abandonedAfterMs: 30_000,
+  keepSeconds: 3600,
+};
+
+/** Outside the `/{app}/{device}/{key}` shape: no count or flush sees the records. */
+export const CACHE_JOB_KEY_PREFIX = 'cache-jobs:';
+const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const statusSchema = z.object({
+  id: z.string(),
+  operation: z.enum(CACHE_JOB_OPERATIONS),
+  state: z.enum(['running', 'done', 'failed', 'abandoned']),
+  keys: z.number().int().min(0),
+  startedAt: z.string(),
+  updatedAt: z.string(),
+  finishedAt: z.string().optional(),
+  error: z.string().optional(),
+});
+
+/**
+ * Flushes and counts that answer in bounded time however large the namespace: `run` waits up to
+ * `waitMs` for the operation and otherwise answers with a running job, which goes on in this
+ * process. Its status is kept in the store (Redis: `cache-jobs:{id}`, for an hour after it ends), so
+ * every instance behind a load balancer can report it. A job that ends within `waitMs` leaves no
+ * record: its caller has the result.
+ */
+export class CacheJobs {
+  private readonly running = new Map<string, RunningJob>();
+  private readonly warnings: RateLimitedLogger;
+
+  constructor(
+    private readonly store: CacheStore,
+    private readonly failures: CacheFailureHandler,
+    logger: Logger,
+    private readonly timing: CacheJobTiming = CACHE_JOB_TIMING,
+  ) {
+    this.warnings = new RateLimitedLogger(logger);
+  }
+
+  /**
+   * Runs `cache.flushApp()`, `cache.flushDevice()` or `cache.stats()`. Resolves with the job
+   * `done` when it ends within `waitMs`, else `running`; rejects as the operation does when it
+   * fails within `waitMs` (a `CacheUnavailableError` on Redis trouble).
+   */
+  async run(
+    cache: ContextualCache,
+    operation: CacheJobOperation,
+    { waitMs = 1000 }: CacheJobRunOptions = {},
+  ): Promise<CacheJobStatus> {
+    if (!CACHE_JOB_OPERATIONS.includes(operation)) {
+      throw new TypeError(
+        `CacheJobs.run: operation must be one of ${CACHE_JOB_OPERATIONS.join(', ')}, got ${describe(operation)}.`,
+      );
+    }
+    if (!Number.isFinite(waitMs) || waitMs < 0) {
+      throw new TypeError(
+        `CacheJobs.run: waitMs must be a number of milliseconds >= 0, got ${describe(waitMs)}.`,
+      );
+    }
+    const job = new RunningJob(randomUUID(), operation);
+    const pinned = cache.pin();
+    const outcome = pinned[operation]({ onProgress: (keys) => (job.keys = keys) });
+    const ended = outcome.then(
+      (keys) => job.finish('done', keys),
+      (error: unknown) => job.finish('failed', job.keys, messageOf(error)),
+    );
+    const waited = new AbortController();
+    await Promise.race([
+      ended,
+      waitMs > 0 && sleep(waitMs, undefined, { signal: waited.signal }).catch(() => undefined),
+    ]);
+    waited.abort();
+    // Ended within the wait: the caller has the result (or the error), and no record is needed.
+    if (job.state === 'failed') return outcome.then(() => job.status());
+    if (job.state === 'running') this.follow(job, ended);
+    return job.status();
+  }
+
+  /** A job's status, from this instance or any other on the same store; `undefined` when unknown. */
+  async status(id: string): Promise<CacheJobStatus | undefined> {
+    if (typeof id !== 'string' || !JOB_ID.test(id)) return undefined;
+    const local = this.running.get(id);
+    if (local) return local.status();
+    let stored: Buffer | null;
+    try {
+      stored = await this.store.get(CACHE_JOB_KEY_PREFIX + id);
+    } catch (error) {
+      return this.failures.reject('job_status', error);
+    }
+    const parsed = stored && statusSchema.safeParse(parseJson(stored));
+    if (!parsed?.success) return undefined;
+    const status = parsed.data;
+    const silentMs = Date.now() - Date.parse(status.updatedAt);
+    if (status.state === 'running' && silentMs > this.timing.abandonedAfterMs) {
+      return {
+        ...status,
+        state: 'abandoned',
+        error: `The instance running it has not reported for ${Math.round(silentMs / 1000)} s.`,
+      };
+    }
+    return status;
+  }
+
+  /** Records jobs still running as abandoned (this instance is shutting down); call before the store closes. */
+  async close(): Promise<void> {
+    const jobs = [...this.running.values()];
+    this.running.clear();
+    await Promise.all(
+      jobs.map((job) => {
+        job.finish('abandoned', job.keys, 'The instance running it shut down.');
+        return this.write(job);
+      }),
+    );
+  }
+
+  /** Publishes the job and keeps its record current until it ends. */
+  private follow(job: RunningJob, ended: Promise<void>): void {
+    this.running.set(job.id, job);
+    let writing: Promise<unknown> = this.write(job);
+    const heartbeat = setInterval(() => {
+      writing = writing.then(() => this.write(job));
+    }, this.timing.heartbeatMs);
+    heartbeat.unref();
+    void ended.then(async () => {
+      clearInterval(heartbeat);
+      if (!this.running.delete(job.id)) return;
+      await writing;
+      // A job often fails because Redis did: its end is stored once Redis answers again.
+      for (let tries = this.timing.abandonedAfterMs / this.timing.heartbeatMs; tries > 0; tries--) {
+        if (await this.write(job)) return;
+        await sleep(this.timing.heartbeatMs, undefined, { ref: false });
+      }
+    });
+  }
+
+  /** Resolves whether the record was stored. */
+  private async write(job: RunningJob): Promise<boolean> {
+    const status = job.status();
+    const ttl = status.state === 'running' ? this.timing.keepSeconds * 2 : this.timing.keepSeconds;
+    try {
+      await this.store.set(CACHE_JOB_KEY_PREFIX + job.id, JSON.stringify(status), ttl);
+      return true;
+    } catch (error) {
+      this.warnings.warn(
+        'job-record',
+        `Could not store the status of cache job ${job.id} (${status.operation}, ${status.state}); other instances may not see it (${classifyStoreError(error)}).`,
+      );
+      return false;
+    }
+  }
+}
+
+/** One job in this process; `status()` stamps the time it is asked. */
+class RunningJob {
+  keys = 0;
+  state: CacheJobState = 'running';
+  private readonly startedAt = new Date().toISOString();
+  private finishedAt: string | undefined;
+  private error: string | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly operation: CacheJobOperation,
+  ) {}
+
+  finish(state: CacheJobState, keys: number, error?: string): void {
+    if (this.state !== 'running') return;
+    this.state = state;
+    this.keys = keys;
+    this.error = error;
+    this.finishedAt = new Date().toISOString();
+  }
+
+  status(): CacheJobStatus {
+    const { id, operation, state, keys, startedAt, finishedAt, error } = this;
+    const updatedAt = finishedAt ?? new Date().toISOString();
+    return {
+      id,
+      operation,
+      state,
+      keys,
+      startedAt,
+      updatedAt,
+      ...(finishedAt && { finishedAt }),
+      ...(error && { error }),
+    };
+  }
+}
+
+/** The module's own errors say nothing of keys or ids; anything else is not repeated. */
+function messageOf(error: unknown): string {
+  return error instanceof RedisCacheError ? error.message : 'The operation failed unexpectedly.';
+}
+
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
