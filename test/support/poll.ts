@@ -1,5 +1,8 @@
 /** Retries `check` until it passes or the time is up (for figures refreshed in the background). */
-export async function pollUntil(check: () => Promise<void>, timeoutMs = 5000): Promise<void> {
+export async function pollUntil(
+  check: () => void | Promise<void>,
+  timeoutMs = 5000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -80,6 +80,13 @@ export class RendererProcess {
     return parseSample(await response.text(), epochNow());
   }
 
+  /** SIGKILL: the process dies mid-work, as in a crash; resolves once it has exited. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
   /** SIGTERM, then SIGKILL if it has not exited within `graceMs`; by its own pid only. */
   async stop(graceMs = 5_000): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
