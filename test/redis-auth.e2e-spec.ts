@@ -43,7 +43,7 @@ const SECRETS = [PASSWORD, WRONG_PASSWORD, ADMIN_PASSWORD, USER_PASSWORD, VALUE]
  *   permission. Redis 7.2+ also gets CLIENT SETINFO at each connect (ioredis ignores its failure,
  *   but ACL LOG records it): add CLIENT|SETINFO there. (The server here is 7.0, which has no SETINFO.)
  * - keys: `/*` (every cache key is /{app}/{device}/{key}), `key-counts:*` (the key counts' lease
- *   and shared figures), and for the stampede lock and the early refresh `lock:/*` and
+ *   and shared figures), `cache-jobs:*` (the status of jobs that outlast their wait), and for the stampede lock and the early refresh `lock:/*` and
  *   `recompute-ms:/*`.
  */
 const CACHE_COMMANDS = [
@@ -60,7 +60,13 @@ const CACHE_COMMANDS = [
   'exists',
   'pttl',
 ];
-const CACHE_KEY_PATTERNS = ['~/*', '~key-counts:*', '~lock:/*', '~recompute-ms:/*'];
+const CACHE_KEY_PATTERNS = [
+  '~/*',
+  '~key-counts:*',
+  '~cache-jobs:*',
+  '~lock:/*',
+  '~recompute-ms:/*',
+];
 /**
  * With namespaceIndex, also the index's scripts and what they call (ACL checks each call inside a
  * script too), SMEMBERS for flushDevice, and its keys.
@@ -307,6 +313,11 @@ describe('an ACL user (redis-server --user)', () => {
     await settled(ctx.stats());
     await settled(ctx.flushApp());
     await settled(ctx.flushDevice());
+    // A job answered before it ends: its status record is written and read back.
+    const job = await cache.jobs.run(ctx, 'stats', { waitMs: 0 });
+    await settled(
+      eventually(async () => (await cache.jobs.status(job.id))?.state === 'done', 2000),
+    );
     await settled(cache.ping());
   }
 
