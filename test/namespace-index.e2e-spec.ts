@@ -6,7 +6,13 @@ import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { RedisCache } from '../src';
 import type { RedisCacheSettings } from '../src';
-import { INDEX_COMPLETE_KEY, INDEX_MIGRATION_LEASE_KEY } from '../src/stores/namespace-index';
+import {
+  INDEX_COMPLETE_KEY,
+  INDEX_MIGRATION_LEASE_KEY,
+  INDEX_RESET_KEY,
+} from '../src/stores/namespace-index';
+import { KeyCountRefresher } from '../src/metrics/key-count-refresher';
+import { Registry } from 'prom-client';
 import { RedisStore } from '../src/stores/redis.store';
 import { captureLogs } from './support/capture-logger';
 import { pollUntil } from './support/poll';
@@ -126,6 +132,90 @@ describe('the namespace index', () => {
     expect((await commandCalls(raw)).scan).toBeUndefined();
   });
 
+  it('notices another writer that does not index, and indexes its keys again, at most hourly', async () => {
+    const client = new Redis(server.url);
+    const logs = captureLogs();
+    try {
+      const store = await RedisStore.open(
+        client,
+        {
+          operationTimeoutMs: 2000,
+          ownsClient: true,
+          logger: new Logger('test'),
+          indexNamespaces: true,
+        },
+        2000,
+      );
+      closers.push(() => store.close());
+      const cache = new RedisCache(store, INDEXED);
+      const ctx = cache.withContext('clock', 'mixed');
+      await pollUntil(async () => expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1));
+      await Promise.all(Array.from({ length: 200 }, (_, i) => ctx.set(`k${i}`, 'v', 600)));
+      expect(await store.indexed!.audit()).toBe(0);
+
+      // The Go service writes beside it: new keys, and one of ours again with a longer TTL.
+      const pipeline = raw.pipeline();
+      for (let i = 0; i < 200; i++) pipeline.set(`/clock/mixed/go${i}`, 'v', 'EX', 600);
+      pipeline.set('/clock/mixed/k0', 'go', 'EX', 7200);
+      await pipeline.exec();
+      // The index holds 200 of the 400 keys (and its k0 would expire before the key).
+      expect(await ctx.stats()).toBe(200);
+
+      // About half the keys are the Go service's: 100 random keys find some.
+      expect(await store.indexed!.audit()).toBeGreaterThan(0);
+      expect(logs.text()).toMatch(/random keys are cache keys the namespace index does not hold/);
+      expect(logs.text()).toContain('Flushes and counts SCAN until they are indexed again.');
+      expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(0);
+      // SCAN meanwhile, and the fleet indexes them again.
+      expect(await ctx.stats()).toBe(400);
+      await pollUntil(async () => expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1));
+      expect(await store.indexed!.audit()).toBe(0);
+      await raw.config('RESETSTAT');
+      expect(await ctx.stats()).toBe(400);
+      expect((await commandCalls(raw)).scan).toBeUndefined();
+      // k0's entry now lives as long as the key the Go service rewrote (2 h, not 10 minutes).
+      const k0ExpiresAt = Number(await raw.zscore('keys-of:/clock/mixed', 'k0'));
+      expect(k0ExpiresAt).toBeGreaterThan(Date.now() + 3_600_000);
+
+      // Within the hour another finding only warns: the index stays in use.
+      for (let i = 0; i < 400; i++) await raw.set(`/clock/mixed/later${i}`, 'v', 'EX', 600);
+      expect(await store.indexed!.audit()).toBeGreaterThan(0);
+      expect(logs.text()).toContain('They were indexed again less than an hour ago');
+      expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1);
+      // What the index misses meanwhile: the keys written since (they expire with their TTL).
+      expect(await ctx.flushApp()).toBe(400);
+    } finally {
+      logs.restore();
+      client.disconnect();
+    }
+  });
+
+  it('is audited by the fleet-wide key count', async () => {
+    const client = new Redis(server.url);
+    const storeOptions = { operationTimeoutMs: 2000, ownsClient: true, indexNamespaces: true };
+    const store = await RedisStore.open(
+      client,
+      { ...storeOptions, logger: new Logger('test') },
+      2000,
+    );
+    closers.push(() => store.close());
+    await pollUntil(async () => expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1));
+    const pipeline = raw.pipeline();
+    for (let i = 0; i < 500; i++) pipeline.set(`/clock/go/k${i}`, 'v', 'EX', 600);
+    await pipeline.exec();
+    const settings = {
+      registry: new Registry(),
+      prefix: 'audit_',
+      apps: new Set<string>(),
+      intervalMs: 60_000,
+      samples: 0,
+    };
+    await new KeyCountRefresher(store, settings, new Logger('test')).refresh();
+    expect(await raw.exists(INDEX_RESET_KEY)).toBe(1);
+    await pollUntil(async () => expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1));
+    expect(await raw.zcard('keys-of:/clock/go')).toBe(500);
+  });
+
   it('indexes the existing keys once, on one instance', async () => {
     const pipeline = raw.pipeline();
     for (let i = 0; i < 3_000; i++) pipeline.set(`/clock/d${i % 30}/k${i}`, 'v', 'EX', 600);
@@ -144,7 +234,7 @@ describe('the namespace index', () => {
         return store;
       }),
     );
-    const indexed = await Promise.all(stores.map((store) => store.indexExistingKeys()));
+    const indexed = await Promise.all(stores.map((store) => store.indexed!.indexExistingKeys()));
     expect(indexed.sort((a, b) => a - b)).toEqual([0, 0, 3_000]);
     expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1);
     expect(await raw.zcard('keys-of:/clock/d7')).toBe(100);

@@ -69,7 +69,7 @@ const CACHE_KEY_PATTERNS = [
 ];
 /**
  * With namespaceIndex, also the index's scripts and what they call (ACL checks each call inside a
- * script too), SMEMBERS for flushDevice, and its keys.
+ * script too; ZSCORE for the key count's audit of the index), SMEMBERS for flushDevice, and its keys.
  */
 const INDEX_COMMANDS = [
   'evalsha',
@@ -80,6 +80,7 @@ const INDEX_COMMANDS = [
   'zrange',
   'zrem',
   'zcard',
+  'zscore',
   'pexpire',
   'sadd',
   'srem',

@@ -171,6 +171,11 @@ export class KeyCountRefresher {
     // Kept for a few intervals: long enough for every instance, gone if the fleet stops counting.
     const ttlSeconds = Math.ceil((3 * intervalMs) / 1000);
     await this.store.set(KEY_COUNT_FIGURES_KEY, JSON.stringify(figures), ttlSeconds);
+    // The one fleet-wide periodic pass: it also checks that every writer keeps the index.
+    await this.store.auditIndex?.().catch((error: unknown) => {
+      const detail = error instanceof Error ? error.message : String(error);
+      this.warnings.warn('index-audit', `Checking the namespace index failed: ${detail}`);
+    });
     return figures;
   }
 

@@ -51,6 +51,11 @@ export interface CacheStore {
    * counts exactly.
    */
   sampleKeysByApp(samples: number): Promise<Map<string, number>>;
+  /**
+   * Where the store keeps a namespace index: checks a few random keys against it, and stops
+   * trusting it when another writer writes keys without it (see `IndexedNamespaces.audit`).
+   */
+  auditIndex?(): Promise<void>;
   /** Every key of the database, cache or not (Redis `DBSIZE`). */
   databaseSize(): Promise<number>;
   /** Round trip to the backend; rejects when it cannot answer. */

@@ -24,6 +24,8 @@ export const DIRECTORY_PREFIX = 'apps-of:';
 export const INDEX_COMPLETE_KEY = 'keys-of:complete';
 /** Held by the one instance that indexes the existing keys. */
 export const INDEX_MIGRATION_LEASE_KEY = 'keys-of:migration';
+/** Set for an hour when an audit found keys written without the index and dropped the marker. */
+export const INDEX_RESET_KEY = 'keys-of:reset';
 /** Keys without an expiry (written by something else) are indexed as living this long (ms). */
 export const NO_EXPIRY_MS = 10 * 365 * 86_400_000;
 
@@ -111,6 +113,20 @@ if KEYS[3] then
 end
 return added`;
 
+/**
+ * Whether a key lacks its entry: 1 when it exists with no entry, or with an entry that expires
+ * before the key does (rewritten by another writer with a longer TTL). KEYS: key, index. ARGV:
+ * member.
+ */
+const CHECK = `local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -2 then return 0 end
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not score then return 1 end
+if ttl == -1 then ttl = ${NO_EXPIRY_MS} end
+${NOW_MS}
+if tonumber(score) + 1000 < now + ttl then return 1 end
+return 0`;
+
 export interface IndexScript {
   readonly source: string;
   readonly sha: string;
@@ -128,6 +144,7 @@ export const INDEX_SCRIPTS = {
   flushStep: script(FLUSH_STEP),
   countStep: script(COUNT_STEP),
   adopt: script(ADOPT),
+  check: script(CHECK),
 } as const;
 
 /** Where one cache key's index entry goes. */

@@ -1,5 +1,4 @@
 import type { Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { Command } from 'ioredis';
 import type { Cluster, Redis } from 'ioredis';
@@ -10,21 +9,13 @@ import {
   namespaceMatchPattern,
 } from '../keys/cache-namespace';
 import type { CacheNamespace } from '../keys/cache-namespace';
-import { namespacePrefix } from '../keys/cache-key';
 import { RateLimitedLogger } from '../logging/rate-limited-logger';
 import type { CacheStore, KeysSoFar } from './cache-store.interface';
 import { CommandDeadlines } from './command-deadlines';
-import {
-  INDEX_BATCH,
-  INDEX_COMPLETE_KEY,
-  INDEX_MIGRATION_LEASE_KEY,
-  INDEX_SCRIPTS,
-  NamespaceIndex,
-  NO_EXPIRY_MS,
-} from './namespace-index';
-import type { IndexEntry, IndexScript } from './namespace-index';
+import { NamespaceIndex } from './namespace-index';
+import { IndexedNamespaces } from './indexed-namespaces';
+import type { IndexBackend } from './indexed-namespaces';
 import { flatArguments } from './flat-arguments';
-import { keepLease } from './lease';
 import { RedisAvailability } from './redis-availability';
 import { connectWithin, isClusterClient } from './redis-client.factory';
 import type { RedisClient } from './redis-client.factory';
@@ -106,10 +97,8 @@ export class RedisStore implements CacheStore {
   private readonly batchesWrites: boolean;
   /** The socket holding this tick's writes, until the next tick sends them. */
   private batchingWrites: Redis['stream'] | undefined;
-  private readonly index: NamespaceIndex | undefined;
-  /** The indexing of keys written before the index, while it runs. */
-  private migrating: Promise<unknown> | undefined;
-  private closing = false;
+  /** The namespace index, when `indexNamespaces`. */
+  readonly indexed: IndexedNamespaces | undefined;
 
   constructor(
     readonly client: RedisClient,
@@ -130,7 +119,13 @@ export class RedisStore implements CacheStore {
       this.commandTimedOut(bulkTimeoutMs, overload),
     );
     this.batchesWrites = !isClusterClient(client);
-    this.index = options.indexNamespaces ? new NamespaceIndex(isClusterClient(client)) : undefined;
+    this.indexed = options.indexNamespaces
+      ? new IndexedNamespaces(
+          new NamespaceIndex(isClusterClient(client)),
+          this.indexBackend(),
+          options.logger,
+        )
+      : undefined;
     this.database = isClusterClient(client) ? 0 : (client.options.db ?? 0);
     this.onDatabase = this.database === 0;
     client.on('error', this.onError);
@@ -164,7 +159,7 @@ export class RedisStore implements CacheStore {
     } else {
       options.logger.log(`Using Redis at ${store.description}.`);
       // Starts indexing what was written before, if nobody has; failing here changes nothing.
-      if (store.index) store.indexComplete().catch(() => undefined);
+      store.indexed?.complete().catch(() => undefined);
     }
     return store;
   }
@@ -186,17 +181,17 @@ export class RedisStore implements CacheStore {
   }
 
   set(key: string, value: string | Buffer, ttlSeconds: number): Promise<void> {
-    const entry = this.index?.entryOf(key);
-    if (entry) return this.setIndexed(key, value, ttlSeconds, entry);
+    const entry = this.indexed?.index.entryOf(key);
+    if (entry) return this.indexed!.set(key, value, ttlSeconds, entry);
     return this.send(
       new Command('set', flatArguments(key, value, 'EX', ttlSeconds)),
     ) as Promise<never>;
   }
 
   async delete(key: string): Promise<boolean> {
-    const entry = this.index?.entryOf(key);
+    const entry = this.indexed?.index.entryOf(key);
     const deleted = entry
-      ? await this.runScript(INDEX_SCRIPTS.delete, [key, entry.index], [entry.member])
+      ? await this.indexed!.delete(key, entry)
       : await this.send(new Command('unlink', flatArguments(key)));
     return deleted === 1;
   }
@@ -225,8 +220,8 @@ export class RedisStore implements CacheStore {
 
   /** SCANs the namespace and UNLINKs each batch while the next SCAN runs: one batch in memory. */
   async deleteNamespace(namespace: CacheNamespace, onProgress?: KeysSoFar): Promise<number> {
-    if (this.index && (await this.indexComplete()))
-      return this.deleteIndexed(namespace, this.index, onProgress);
+    if (this.indexed && (await this.indexed.complete()))
+      return this.indexed.deleteNamespace(namespace, onProgress);
     const inNamespace = namespaceMatcher(namespace, latin1);
     let deleted = 0;
     let unlinking: Promise<number> | undefined;
@@ -253,8 +248,8 @@ export class RedisStore implements CacheStore {
 
   /** Counts distinct keys: SCAN may return a key twice while Redis resizes its table. */
   async countNamespace(namespace: CacheNamespace, onProgress?: KeysSoFar): Promise<number> {
-    if (this.index && (await this.indexComplete()))
-      return this.countIndexed(namespace, this.index, onProgress);
+    if (this.indexed && (await this.indexed.complete()))
+      return this.indexed.countNamespace(namespace, onProgress);
     const inNamespace = namespaceMatcher(namespace, latin1);
     const seen = new Set<string>();
     await this.scan(namespace, (keys) => {
@@ -323,6 +318,10 @@ export class RedisStore implements CacheStore {
     return estimates;
   }
 
+  async auditIndex(): Promise<void> {
+    await this.indexed?.audit();
+  }
+
   async databaseSize(): Promise<number> {
     const sizes = await Promise.all(
       this.servers().map(
@@ -345,9 +344,7 @@ export class RedisStore implements CacheStore {
   }
 
   async close(): Promise<void> {
-    // An indexing under way stops after its current batch and lets go of its lease first.
-    this.closing = true;
-    await this.migrating;
+    await this.indexed?.close();
     this.deadlines.stop();
     this.bulkDeadlines.stop();
     this.availability.dispose();
@@ -370,263 +367,21 @@ export class RedisStore implements CacheStore {
     await withinMs(1000, ended);
   }
 
-  /**
-   * On one server, one script writes the key, its index entry and the directory. On a cluster the
-   * directory (on another node) is written first: an index key is listed before it holds anything.
-   */
-  private async setIndexed(
-    key: string,
-    value: string | Buffer,
-    ttlSeconds: number,
-    entry: IndexEntry,
-  ): Promise<void> {
-    if (this.index!.clustered) {
-      await this.runScript(INDEX_SCRIPTS.list, [entry.directory], [entry.index, ttlSeconds * 1000]);
-      await this.runScript(
-        INDEX_SCRIPTS.set,
-        [key, entry.index],
-        [value, ttlSeconds, entry.member],
-      );
-      return;
-    }
-    await this.runScript(
-      INDEX_SCRIPTS.set,
-      [key, entry.index, entry.directory],
-      [value, ttlSeconds, entry.member, entry.index],
-    );
-  }
-
-  /**
-   * Whether every cache key is indexed, so flushes and counts may rely on the index. When not, it
-   * starts indexing the keys written before (one instance of the fleet, holding a lease), and the
-   * caller SCANs meanwhile.
-   */
-  private async indexComplete(): Promise<boolean> {
-    const { evicting, runIds } = await this.serversState();
-    if (evicting) {
-      this.warnings.warn(
-        'index-eviction',
-        `namespaceIndex is on, but Redis at ${this.description} may evict keys (maxmemory-policy ${evicting}): an evicted index would hide keys from flushes, so flushes and counts SCAN. Use maxmemory-policy noeviction (or no maxmemory) to use the index.`,
-      );
-      return false;
-    }
-    // The marker names the servers the index was completed on: a master that restarted empty or
-    // was replaced by a replica since (a new run id) may have lost index keys the marker outlived.
-    const marker = (await this.send(
-      new Command('get', [INDEX_COMPLETE_KEY], TEXT_REPLY),
-      this.bulkDeadlines,
-    )) as string | null;
-    if (marker === runIds) return true;
-    this.migrating ??= this.indexExistingKeys()
-      .catch((error: unknown) => {
-        if (this.closing) return;
-        const detail = error instanceof Error ? error.message : String(error);
-        this.warnings.warn('index', `Indexing the existing cache keys failed: ${detail}`);
-      })
-      .finally(() => (this.migrating = undefined));
-    return false;
-  }
-
-  /**
-   * From each server's INFO: the eviction policy of the first that may evict keys (a maxmemory and
-   * a policy other than noeviction; eviction would pick index keys like any other, so an index is
-   * only sound where Redis never evicts), and the servers' run ids, sorted.
-   */
-  private async serversState(): Promise<{ evicting: string | undefined; runIds: string }> {
-    const infos = (await Promise.all(
-      this.servers().map((server) =>
-        this.send(new Command('info', [], TEXT_REPLY), this.bulkDeadlines, server),
-      ),
-    )) as string[];
-    let evicting: string | undefined;
-    for (const info of infos) {
-      const maxmemory = Number(/^maxmemory:(\d+)/m.exec(info)?.[1] ?? 0);
-      const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? 'noeviction';
-      if (maxmemory > 0 && policy !== 'noeviction') evicting ??= policy;
-    }
-    const runIds = infos.map((info) => /^run_id:(\S+)/m.exec(info)?.[1] ?? '?').sort();
-    return { evicting, runIds: runIds.join(',') };
-  }
-
-  /**
-   * Indexes the cache keys written without the index (before an upgrade, or by another writer),
-   * then marks the index complete. Runs on the instance that holds the migration lease; resolves
-   * how many keys it indexed (0 when another instance is at it).
-   */
-  async indexExistingKeys(): Promise<number> {
-    const index = this.index;
-    if (!index) return 0;
-    const owner = randomUUID();
-    const leaseMs = 60_000;
-    if (!(await this.holdLease(INDEX_MIGRATION_LEASE_KEY, owner, leaseMs))) return 0;
-    const stopRenewing = keepLease(this, INDEX_MIGRATION_LEASE_KEY, owner, leaseMs);
-    let indexed = 0;
-    let unnamed = 0;
-    try {
-      const { runIds } = await this.serversState();
-      await this.scanPattern(ANY_CACHE_KEY_PATTERN, async (keys) => {
-        if (this.closing) throw new StoreUnavailableError('the store is closing');
-        const started = performance.now();
-        const done = await Promise.all(keys.map((raw) => this.adopt(raw, index)));
-        indexed += done.filter((outcome) => outcome === 'indexed').length;
-        unnamed += done.filter((outcome) => outcome === 'unnamed').length;
-        // A one-off that must not starve everyone's reads: at most half of Redis's time.
-        await new Promise((resolve) => setTimeout(resolve, performance.now() - started));
-      });
-      // Completed on these servers only if they are still the ones it started on.
-      if ((await this.serversState()).runIds !== runIds) {
-        throw new StoreUnavailableError('a Redis server restarted or failed over meanwhile');
-      }
-      await this.send(new Command('set', [INDEX_COMPLETE_KEY, runIds]), this.bulkDeadlines);
-      if (unnamed > 0) {
-        this.options.logger.warn(
-          `${unnamed} cache keys have names that are not UTF-8 and cannot be indexed: flushes and counts will not find them (they expire with their TTL).`,
-        );
-      }
-      if (indexed > 0) {
-        this.options.logger.log(
-          `Indexed ${indexed} cache keys written before the index: flushes and counts now use it.`,
-        );
-      }
-    } finally {
-      stopRenewing();
-      await this.send(
-        new Command('eval', [DELETE_IF_EQUALS, 1, INDEX_MIGRATION_LEASE_KEY, owner]),
-      ).catch(() => undefined);
-    }
-    return indexed;
-  }
-
-  /** Indexes one key SCAN returned, if it is a cache key (by its exact bytes) that still exists. */
-  private async adopt(
-    raw: Buffer,
-    index: NamespaceIndex,
-  ): Promise<'indexed' | 'unnamed' | 'skipped'> {
-    const key = raw.toString('utf8');
-    const entry = appOfKey(key) === undefined ? undefined : index.entryOf(key);
-    if (!entry) return 'skipped';
-    if (!Buffer.from(key, 'utf8').equals(raw)) return 'unnamed';
-    if (!index.clustered) {
-      const adopted = await this.runScript(
-        INDEX_SCRIPTS.adopt,
-        [key, entry.index, entry.directory],
-        [entry.member, entry.index],
-        this.bulkDeadlines,
-      );
-      return adopted === 1 ? 'indexed' : 'skipped';
-    }
-    const ttl = (await this.send(new Command('pttl', [key]), this.bulkDeadlines)) as number;
-    if (ttl === -2) return 'skipped';
-    await this.runScript(
-      INDEX_SCRIPTS.list,
-      [entry.directory],
-      [entry.index, ttl === -1 ? NO_EXPIRY_MS : ttl],
-      this.bulkDeadlines,
-    );
-    const adopted = await this.runScript(
-      INDEX_SCRIPTS.adopt,
-      [key, entry.index],
-      [entry.member],
-      this.bulkDeadlines,
-    );
-    return adopted === 1 ? 'indexed' : 'skipped';
-  }
-
-  /** The index keys of a namespace: read from the device's directory on a cluster. */
-  private async indexKeysOf(
-    { appId, deviceId }: CacheNamespace,
-    index: NamespaceIndex,
-  ): Promise<{ name: string; prefix: string }[]> {
-    if (appId !== undefined && !index.clustered) {
-      return [{ name: index.indexOf(appId, deviceId), prefix: namespacePrefix(appId, deviceId) }];
-    }
-    const listed = (await this.send(
-      new Command('smembers', [index.directoryOf(deviceId)], TEXT_REPLY),
-      this.bulkDeadlines,
-    )) as string[];
-    const found: { name: string; prefix: string }[] = [];
-    for (const name of listed) {
-      const prefix = index.prefixOf(name, deviceId, appId);
-      if (prefix !== undefined) found.push({ name, prefix });
-    }
-    return found;
-  }
-
-  /** Each index key in its own loop, all at once: on a cluster a namespace has one per slot. */
-  private async deleteIndexed(
-    namespace: CacheNamespace,
-    index: NamespaceIndex,
-    onProgress?: KeysSoFar,
-  ): Promise<number> {
-    const directory = index.directoryOf(namespace.deviceId);
-    let total = 0;
-    const counts = await Promise.all(
-      (await this.indexKeysOf(namespace, index)).map(async ({ name, prefix }) => {
-        // The directory is on another node of a cluster: there the entry stays until it expires.
-        const keys = index.clustered ? [name] : [name, directory];
-        let deleted = 0;
-        // What was there when the flush began, not what writers keep adding: a bounded loop.
-        for (let steps = 1, most = 1; steps <= most; steps++) {
-          const [removed, entries, left] = (await this.runScript(
-            INDEX_SCRIPTS.flushStep,
-            keys,
-            [prefix, INDEX_BATCH, name],
-            this.bulkDeadlines,
-          )) as [number, number, number];
-          deleted += removed;
-          total += removed;
-          onProgress?.(total);
-          if (steps === 1) most = Math.ceil((entries + left) / INDEX_BATCH);
-          if (left === 0) break;
-        }
-        return deleted;
-      }),
-    );
-    return counts.reduce((sum, count) => sum + count, 0);
-  }
-
-  private async countIndexed(
-    namespace: CacheNamespace,
-    index: NamespaceIndex,
-    onProgress?: KeysSoFar,
-  ): Promise<number> {
-    let total = 0;
-    const counts = await Promise.all(
-      (await this.indexKeysOf(namespace, index)).map(async ({ name, prefix }) => {
-        let live = 0;
-        for (let start = 0; ;) {
-          const [found, entries, dropped] = (await this.runScript(
-            INDEX_SCRIPTS.countStep,
-            [name],
-            [prefix, start, INDEX_BATCH],
-            this.bulkDeadlines,
-          )) as [number, number, number];
-          live += found;
-          total += found;
-          onProgress?.(total);
-          if (entries < INDEX_BATCH) break;
-          start += entries - dropped;
-        }
-        return live;
-      }),
-    );
-    return counts.reduce((sum, count) => sum + count, 0);
-  }
-
-  /** EVALSHA, or EVAL when the server does not have the script yet (then it keeps it). */
-  private async runScript(
-    script: IndexScript,
-    keys: string[],
-    args: (string | number | Buffer)[],
-    deadlines = this.deadlines,
-  ): Promise<unknown> {
-    const argv = [keys.length, ...keys, ...args];
-    try {
-      return await this.send(new Command('evalsha', [script.sha, ...argv]), deadlines);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return this.send(new Command('eval', [script.source, ...argv]), deadlines);
-    }
+  /** The store's commands as the index uses them. */
+  private indexBackend(): IndexBackend {
+    const describe = () => this.description;
+    return {
+      send: (command, step, via) =>
+        this.send(command, step === 'bulk' ? this.bulkDeadlines : this.deadlines, via),
+      servers: () => this.servers(),
+      scanPattern: (pattern, onBatch) => this.scanPattern(pattern, onBatch),
+      holdLease: (key, owner, ttlMs) => this.holdLease(key, owner, ttlMs),
+      releaseLease: (key, owner) =>
+        this.send(new Command('eval', [DELETE_IF_EQUALS, 1, key, owner])),
+      get description() {
+        return describe();
+      },
+    };
   }
 
   private scan(
