@@ -122,12 +122,32 @@ describe('namespace operations as jobs', () => {
     expect(await raw.get(CACHE_JOB_KEY_PREFIX + job.id)).not.toContain(DEVICE);
   });
 
-  it('answers with the result, and leaves no record, when the operation ends within the wait', async () => {
+  it('answers with the result when the operation ends within the wait, and records it too', async () => {
     await fill(100, 1000);
-    const cache = await openCache();
+    const [cache, other] = await Promise.all([openCache(), openCache()]);
     const job = await cache.jobs.run(cache.withContext('clock', DEVICE), 'stats');
     expect(job).toMatchObject({ state: 'done', keys: 100, operation: 'stats' });
-    expect(await raw.keys(`${CACHE_JOB_KEY_PREFIX}*`)).toEqual([]);
+    // Every id it hands out can be polled, here and on another instance.
+    expect(await cache.jobs.status(job.id)).toMatchObject({ state: 'done', keys: 100 });
+    await pollUntil(async () =>
+      expect(await other.jobs.status(job.id)).toMatchObject({ state: 'done', keys: 100 }),
+    );
+  });
+
+  it('joins a running job of the same operation on the same namespace', async () => {
+    await fill(20_000, 200_000);
+    const cache = await openCache();
+    const device = () => cache.withContext('clock', DEVICE);
+    const first = await cache.jobs.run(device(), 'flushDevice', { waitMs: 0 });
+    const again = await cache.jobs.run(cache.withContext('weather', DEVICE), 'flushDevice', {
+      waitMs: 0,
+    });
+    const other = await cache.jobs.run(device(), 'stats', { waitMs: 0 });
+    expect(again.id).toBe(first.id);
+    expect(other.id).not.toBe(first.id);
+    // The last caller waits for it and gets its result.
+    const joined = await cache.jobs.run(device(), 'flushDevice', { waitMs: 30_000 });
+    expect(joined).toMatchObject({ id: first.id, state: 'done', keys: 20_000 });
   });
 
   it('rejects as the operation does when it fails within the wait', async () => {
@@ -171,6 +191,12 @@ describe('namespace operations as jobs', () => {
       state: 'abandoned',
       error: 'The instance running it shut down.',
     });
+    // Its heartbeat stopped with it, and it takes no new jobs.
+    await sleep(2500);
+    expect(await follower.jobs.status(job.id)).toEqual(status);
+    await expect(runner.jobs.run(runner.withContext('clock', DEVICE), 'stats')).rejects.toThrow(
+      'CacheJobs.run: the cache is closed (the app is shutting down).',
+    );
   });
 
   it('reports a job abandoned once its instance has been silent too long', async () => {
@@ -208,7 +234,11 @@ describe('namespace operations as jobs', () => {
       'CacheJobs.run: operation must be one of stats, flushApp, flushDevice, got "flushAll".',
     );
     await expect(cache.jobs.run(device, 'stats', { waitMs: -1 })).rejects.toThrow(
-      'CacheJobs.run: waitMs must be a number of milliseconds >= 0, got -1.',
+      'CacheJobs.run: waitMs must be a number of milliseconds from 0 to 2147483647, got -1.',
+    );
+    // Past what a timer holds, Node would fire it at once: refused instead.
+    await expect(cache.jobs.run(device, 'stats', { waitMs: 2 ** 31 })).rejects.toThrow(
+      'got 2147483648',
     );
     await raw.set('cache-jobs:../x', '{}');
     expect(await cache.jobs.status('../x')).toBeUndefined();

@@ -8,6 +8,7 @@ import { RedisCache } from '../src';
 import type { RedisCacheSettings } from '../src';
 import {
   INDEX_COMPLETE_KEY,
+  INDEX_DISTRUSTED_KEY,
   INDEX_MIGRATION_LEASE_KEY,
   INDEX_RESET_KEY,
 } from '../src/stores/namespace-index';
@@ -177,17 +178,41 @@ describe('the namespace index', () => {
       const k0ExpiresAt = Number(await raw.zscore('keys-of:/clock/mixed', 'k0'));
       expect(k0ExpiresAt).toBeGreaterThan(Date.now() + 3_600_000);
 
-      // Within the hour another finding only warns: the index stays in use.
+      // Found again within the hour: flushes and counts SCAN until it is over, nothing re-indexed.
       for (let i = 0; i < 400; i++) await raw.set(`/clock/mixed/later${i}`, 'v', 'EX', 600);
       expect(await store.indexed!.audit()).toBeGreaterThan(0);
       expect(logs.text()).toContain('They were indexed again less than an hour ago');
       expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1);
-      // What the index misses meanwhile: the keys written since (they expire with their TTL).
-      expect(await ctx.flushApp()).toBe(400);
+      expect(await raw.pttl(INDEX_DISTRUSTED_KEY)).toBeGreaterThan(3_500_000);
+      await raw.config('RESETSTAT');
+      expect(await ctx.stats()).toBe(800);
+      expect(await ctx.flushApp()).toBe(800);
+      expect((await commandCalls(raw)).scan).toBeGreaterThan(0);
+      expect(await raw.exists(INDEX_MIGRATION_LEASE_KEY)).toBe(0);
     } finally {
       logs.restore();
       client.disconnect();
     }
+  });
+
+  it('audits a key written without an expiry, once indexed, as indexed', async () => {
+    const client = new Redis(server.url);
+    const storeOptions = { operationTimeoutMs: 2000, ownsClient: true, indexNamespaces: true };
+    const store = await RedisStore.open(
+      client,
+      { ...storeOptions, logger: new Logger('test') },
+      2000,
+    );
+    closers.push(() => store.close());
+    await pollUntil(async () => expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1));
+    // The only cache key of the database (beside the marker): about half the random keys drawn.
+    await raw.set('/clock/solo/forever', 'v');
+    expect(await store.indexed!.audit()).toBeGreaterThan(10);
+    await pollUntil(async () => expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1));
+    // Indexed as never expiring: still its own entry a while later (the check once said otherwise).
+    await sleep(1500);
+    expect(await store.indexed!.audit()).toBe(0);
+    expect(await store.indexed!.countNamespace({ appId: 'clock', deviceId: 'solo' })).toBe(1);
   });
 
   it('is audited by the fleet-wide key count', async () => {

@@ -73,15 +73,22 @@ const statusSchema = z.object({
   error: z.string().optional(),
 });
 
+/** The longest `waitMs` a timer can hold (about 24.8 days). */
+const MAX_WAIT_MS = 2_147_483_647;
+
 /**
  * Flushes and counts that answer in bounded time however large the namespace: `run` waits up to
  * `waitMs` for the operation and otherwise answers with a running job, which goes on in this
- * process. Its status is kept in the store (Redis: `cache-jobs:{id}`, for an hour after it ends), so
- * every instance behind a load balancer can report it. A job that ends within `waitMs` leaves no
- * record: its caller has the result.
+ * process. Every job's status is kept in the store (Redis: `cache-jobs:{id}`, for an hour after it
+ * ends), so every instance behind a load balancer can report it. A second `run` of the same
+ * operation on the same namespace while one runs in this process joins it.
  */
 export class CacheJobs {
-  private readonly running = new Map<string, RunningJob>();
+  /** This process's jobs, until their last status is stored. */
+  private readonly jobs = new Map<string, RunningJob>();
+  /** Running jobs by operation and namespace, for `run` to join. */
+  private readonly byTarget = new Map<string, RunningJob>();
+  private readonly closing = new AbortController();
   private readonly warnings: RateLimitedLogger;
 
   constructor(
@@ -108,34 +115,34 @@ export class CacheJobs {
         `CacheJobs.run: operation must be one of ${CACHE_JOB_OPERATIONS.join(', ')}, got ${describe(operation)}.`,
       );
     }
-    if (!Number.isFinite(waitMs) || waitMs < 0) {
+    if (typeof waitMs !== 'number' || !(waitMs >= 0 && waitMs <= MAX_WAIT_MS)) {
       throw new TypeError(
-        `CacheJobs.run: waitMs must be a number of milliseconds >= 0, got ${describe(waitMs)}.`,
+        `CacheJobs.run: waitMs must be a number of milliseconds from 0 to ${MAX_WAIT_MS}, got ${describe(waitMs)}.`,
       );
     }
-    const job = new RunningJob(randomUUID(), operation);
+    if (this.closing.signal.aborted) {
+      throw new RedisCacheError('CacheJobs.run: the cache is closed (the app is shutting down).');
+    }
     const pinned = cache.pin();
-    const outcome = pinned[operation]({ onProgress: (keys) => (job.keys = keys) });
-    const ended = outcome.then(
-      (keys) => job.finish('done', keys),
-      (error: unknown) => job.finish('failed', job.keys, messageOf(error)),
-    );
+    const target =
+      operation === 'flushDevice'
+        ? `${operation} ${pinned.deviceId}`
+        : `${operation} ${pinned.appId} ${pinned.deviceId}`;
+    const job = this.byTarget.get(target) ?? this.start(pinned, operation, target);
     const waited = new AbortController();
     await Promise.race([
-      ended,
+      job.ended,
       waitMs > 0 && sleep(waitMs, undefined, { signal: waited.signal }).catch(() => undefined),
     ]);
     waited.abort();
-    // Ended within the wait: the caller has the result (or the error), and no record is needed.
-    if (job.state === 'failed') return outcome.then(() => job.status());
-    if (job.state === 'running') this.follow(job, ended);
+    if (job.state === 'failed') throw job.failure;
     return job.status();
   }
 
   /** A job's status, from this instance or any other on the same store; `undefined` when unknown. */
   async status(id: string): Promise<CacheJobStatus | undefined> {
     if (typeof id !== 'string' || !JOB_ID.test(id)) return undefined;
-    const local = this.running.get(id);
+    const local = this.jobs.get(id);
     if (local) return local.status();
     let stored: Buffer | null;
     try {
@@ -157,39 +164,63 @@ export class CacheJobs {
     return status;
   }
 
-  /** Records jobs still running as abandoned (this instance is shutting down); call before the store closes. */
+  /**
+   * Refuses new jobs, stops the heartbeats and records the jobs still running as abandoned (this
+   * instance is shutting down); call before the store closes. An operation under way is not
+   * interrupted: it stops when the store closes (or runs on, on a client passed in).
+   */
   async close(): Promise<void> {
-    const jobs = [...this.running.values()];
-    this.running.clear();
+    this.closing.abort();
+    const jobs = [...this.jobs.values()];
+    this.jobs.clear();
+    this.byTarget.clear();
     await Promise.all(
       jobs.map((job) => {
+        clearInterval(job.heartbeat);
         job.finish('abandoned', job.keys, 'The instance running it shut down.');
-        return this.write(job);
+        return this.record(job);
       }),
     );
   }
 
-  /** Publishes the job and keeps its record current until it ends. */
-  private follow(job: RunningJob, ended: Promise<void>): void {
-    this.running.set(job.id, job);
-    let writing: Promise<unknown> = this.write(job);
-    const heartbeat = setInterval(() => {
-      writing = writing.then(() => this.write(job));
-    }, this.timing.heartbeatMs);
-    heartbeat.unref();
-    void ended.then(async () => {
-      clearInterval(heartbeat);
-      if (!this.running.delete(job.id)) return;
-      await writing;
-      // A job often fails because Redis did: its end is stored once Redis answers again.
-      for (let tries = this.timing.abandonedAfterMs / this.timing.heartbeatMs; tries > 0; tries--) {
-        if (await this.write(job)) return;
-        await sleep(this.timing.heartbeatMs, undefined, { ref: false });
-      }
+  /** Starts the operation, publishes the job and keeps its record current until it ends. */
+  private start(cache: ContextualCache, operation: CacheJobOperation, target: string): RunningJob {
+    const job = new RunningJob(randomUUID(), operation);
+    job.ended = cache[operation]({ onProgress: (keys) => (job.keys = keys) }).then(
+      (keys) => job.finish('done', keys),
+      (error: unknown) => job.finish('failed', job.keys, messageOf(error), error),
+    );
+    this.jobs.set(job.id, job);
+    this.byTarget.set(target, job);
+    void this.record(job);
+    job.heartbeat = setInterval(() => void this.record(job), this.timing.heartbeatMs);
+    job.heartbeat.unref();
+    void job.ended.then(async () => {
+      clearInterval(job.heartbeat);
+      if (this.byTarget.get(target) === job) this.byTarget.delete(target);
+      if (this.closing.signal.aborted) return; // close() recorded it
+      await this.recordEnd(job);
+      this.jobs.delete(job.id);
     });
+    return job;
   }
 
-  /** Resolves whether the record was stored. */
+  /** A job often fails because Redis did: its end is stored once Redis answers again. */
+  private async recordEnd(job: RunningJob): Promise<void> {
+    for (let tries = this.timing.abandonedAfterMs / this.timing.heartbeatMs; tries > 0; tries--) {
+      if (await this.record(job)) return;
+      const retry = { ref: false, signal: this.closing.signal };
+      if (!(await sleep(this.timing.heartbeatMs, true, retry).catch(() => false))) return;
+    }
+  }
+
+  /** Stores the job's status after the writes before it; resolves whether it was stored. */
+  private record(job: RunningJob): Promise<boolean> {
+    const written = job.writes.then(() => this.write(job));
+    job.writes = written;
+    return written;
+  }
+
   private async write(job: RunningJob): Promise<boolean> {
     const status = job.status();
     const ttl = status.state === 'running' ? this.timing.keepSeconds * 2 : this.timing.keepSeconds;
@@ -210,6 +241,12 @@ export class CacheJobs {
 class RunningJob {
   keys = 0;
   state: CacheJobState = 'running';
+  /** What the operation rejected with, when it failed. */
+  failure: unknown;
+  ended: Promise<void> = Promise.resolve();
+  heartbeat: NodeJS.Timeout | undefined;
+  /** The record's writes, one after the other. */
+  writes: Promise<unknown> = Promise.resolve();
   private readonly startedAt = new Date().toISOString();
   private finishedAt: string | undefined;
   private error: string | undefined;
@@ -219,11 +256,12 @@ class RunningJob {
     readonly operation: CacheJobOperation,
   ) {}
 
-  finish(state: CacheJobState, keys: number, error?: string): void {
+  finish(state: CacheJobState, keys: number, error?: string, failure?: unknown): void {
     if (this.state !== 'running') return;
     this.state = state;
     this.keys = keys;
     this.error = error;
+    this.failure = failure;
     this.finishedAt = new Date().toISOString();
   }
 

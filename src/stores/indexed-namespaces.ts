@@ -10,6 +10,7 @@ import { keepLease } from './lease';
 import {
   INDEX_BATCH,
   INDEX_COMPLETE_KEY,
+  INDEX_DISTRUSTED_KEY,
   INDEX_MIGRATION_LEASE_KEY,
   INDEX_RESET_KEY,
   INDEX_SCRIPTS,
@@ -111,10 +112,12 @@ export class IndexedNamespaces {
     }
     // The marker names the servers the index was completed on: a master that restarted empty or
     // was replaced by a replica since (a new run id) may have lost index keys the marker outlived.
-    const marker = (await this.redis.send(
-      new Command('get', [INDEX_COMPLETE_KEY], TEXT_REPLY),
-      'bulk',
-    )) as string | null;
+    const [marker, distrusted] = (await Promise.all([
+      this.redis.send(new Command('get', [INDEX_COMPLETE_KEY], TEXT_REPLY), 'bulk'),
+      this.redis.send(new Command('exists', [INDEX_DISTRUSTED_KEY]), 'bulk'),
+    ])) as [string | null, number];
+    // Another writer that does not index was found again within the hour: SCAN, index later.
+    if (distrusted) return false;
     if (marker === runIds) return true;
     this.migrating ??= this.indexExistingKeys()
       .catch((error: unknown) => {
@@ -132,7 +135,8 @@ export class IndexedNamespaces {
    * service, an older version, an instance with the index off). Then flushes and counts would miss
    * such keys, so the completion marker is dropped: they SCAN until the keys are indexed again. At
    * most once an hour for the whole fleet, so a writer that keeps writing cannot keep Redis busy
-   * re-indexing; each finding is logged. Resolves how many sampled keys were not indexed.
+   * re-indexing: a finding within that hour makes flushes and counts SCAN until it is over. Each
+   * finding is logged. Resolves how many sampled keys were not indexed.
    */
   async audit(samples = AUDIT_SAMPLES): Promise<number> {
     if (!(await this.complete())) return 0;
@@ -169,13 +173,20 @@ export class IndexedNamespaces {
     if (resetting) {
       await this.redis.send(new Command('unlink', [INDEX_COMPLETE_KEY]), 'bulk');
       await this.complete(); // finds the marker gone, and starts indexing what is there
+    } else {
+      const untilMs = (await this.redis.send(
+        new Command('pttl', [INDEX_RESET_KEY]),
+        'bulk',
+      )) as number;
+      const distrust = [INDEX_DISTRUSTED_KEY, '1', 'PX', Math.max(untilMs, 1000)];
+      await this.redis.send(new Command('set', distrust), 'bulk');
     }
     this.warnings.warn(
       resetting ? 'index-audit-reset' : 'index-audit',
       `${unindexed} of ${samples} random keys are cache keys the namespace index does not hold: something that does not index (the Go service, an older version, an instance with namespaceIndex off) writes cache keys to Redis at ${this.redis.description}, and flushes and counts miss them. ` +
         (resetting
           ? 'Flushes and counts SCAN until they are indexed again.'
-          : 'They were indexed again less than an hour ago, so the index is used meanwhile. Turn namespaceIndex off while such a writer runs.'),
+          : 'They were indexed again less than an hour ago: flushes and counts SCAN until that hour is over, then they are indexed again. Turn namespaceIndex off while such a writer runs.'),
     );
     return unindexed;
   }

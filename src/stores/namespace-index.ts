@@ -26,6 +26,11 @@ export const INDEX_COMPLETE_KEY = 'keys-of:complete';
 export const INDEX_MIGRATION_LEASE_KEY = 'keys-of:migration';
 /** Set for an hour when an audit found keys written without the index and dropped the marker. */
 export const INDEX_RESET_KEY = 'keys-of:reset';
+/**
+ * Set until that hour is over when an audit finds such keys again: flushes and counts SCAN
+ * meanwhile, without indexing everything again.
+ */
+export const INDEX_DISTRUSTED_KEY = 'keys-of:distrusted';
 /** Keys without an expiry (written by something else) are indexed as living this long (ms). */
 export const NO_EXPIRY_MS = 10 * 365 * 86_400_000;
 
@@ -122,8 +127,11 @@ const CHECK = `local ttl = redis.call('PTTL', KEYS[1])
 if ttl == -2 then return 0 end
 local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if not score then return 1 end
-if ttl == -1 then ttl = ${NO_EXPIRY_MS} end
 ${NOW_MS}
+if ttl == -1 then
+  if tonumber(score) > now + ${NO_EXPIRY_MS / 2} then return 0 end
+  return 1
+end
 if tonumber(score) + 1000 < now + ttl then return 1 end
 return 0`;
 

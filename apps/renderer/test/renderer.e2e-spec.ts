@@ -200,6 +200,7 @@ describe('renderer service on Redis', () => {
         .set('Prefer', 'respond-async')
         .expect(202);
       expect(accepted.headers['preference-applied']).toBe('respond-async');
+      expect(accepted.headers['retry-after']).toBe('1');
       expect(accepted.body).toMatchObject({ operation: 'flushDevice', state: 'running' });
       expect(accepted.headers.location).toBe(`/cache-jobs/${accepted.body.id}`);
       expect(JSON.stringify(accepted.body)).not.toContain(device);
@@ -215,9 +216,10 @@ describe('renderer service on Redis', () => {
       expect(await raw.exists(`/banner/${device}/k0`, `/clock/${device}/k0`)).toBe(0);
 
       // Within the wait, the same route answers with its result.
-      await admin(request(server()).get(`/apps/banner/devices/${device}/cache`))
+      const counted = await admin(request(server()).get(`/apps/banner/devices/${device}/cache`))
         .set('Prefer', 'wait=5')
         .expect(200, { keys: 0 });
+      expect(counted.headers['preference-applied']).toBe('wait=5');
       // The job route is behind the token too, and knows no other id.
       await request(other.getHttpServer()).get(accepted.headers.location).expect(401);
       const unknown = await admin(

@@ -91,11 +91,12 @@ export class CacheAdminController {
   ): Promise<T | CacheJobStatus> {
     const { waitMs, applied } = adminWaitFrom(prefer);
     const job = await this.jobs.run(cache, operation, { waitMs });
-    if (job.state === 'done') return result(job.keys);
     const { httpAdapter } = this.adapterHost;
+    if (applied) httpAdapter.setHeader(response, 'Preference-Applied', applied);
+    if (job.state === 'done') return result(job.keys);
     httpAdapter.status(response, HttpStatus.ACCEPTED);
     httpAdapter.setHeader(response, 'Location', `/cache-jobs/${job.id}`);
-    if (applied) httpAdapter.setHeader(response, 'Preference-Applied', applied);
+    httpAdapter.setHeader(response, 'Retry-After', '1');
     return job;
   }
 

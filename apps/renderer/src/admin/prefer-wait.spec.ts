@@ -7,13 +7,13 @@ describe('adminWaitFrom (RFC 7240 Prefer)', () => {
     expect(adminWaitFrom('wait=soon')).toEqual({ waitMs: DEFAULT_ADMIN_WAIT_MS });
   });
 
-  it('answers at once for respond-async, whatever else is asked', () => {
+  it('answers at once for respond-async alone, after wait=N seconds with it', () => {
     expect(adminWaitFrom('respond-async')).toEqual({ waitMs: 0, applied: 'respond-async' });
-    expect(adminWaitFrom('wait=10, Respond-Async')).toEqual({
-      waitMs: 0,
-      applied: 'respond-async',
-    });
     expect(adminWaitFrom(['return=minimal', 'respond-async'])).toMatchObject({ waitMs: 0 });
+    expect(adminWaitFrom('wait=10, Respond-Async')).toEqual({
+      waitMs: 10_000,
+      applied: 'respond-async, wait=10',
+    });
   });
 
   it('waits what wait=N asks, up to a minute', () => {
