@@ -58,6 +58,16 @@ describe('the namespace index', () => {
     return cache;
   }
 
+  /** A store with the index, once the (empty) database is marked indexed. */
+  async function openIndexedStore(): Promise<RedisStore> {
+    const client = new Redis(server.url);
+    const options = { operationTimeoutMs: 2000, ownsClient: true, indexNamespaces: true };
+    const store = await RedisStore.open(client, { ...options, logger: new Logger('test') }, 2000);
+    closers.push(() => store.close());
+    await pollUntil(async () => expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1));
+    return store;
+  }
+
   /** Writes `count` keys of one namespace through the cache. */
   async function fill(cache: RedisCache, app: string, device: string, count: number, ttl = 600) {
     const ctx = cache.withContext(app, device);
@@ -196,15 +206,7 @@ describe('the namespace index', () => {
   });
 
   it('audits a key written without an expiry, once indexed, as indexed', async () => {
-    const client = new Redis(server.url);
-    const storeOptions = { operationTimeoutMs: 2000, ownsClient: true, indexNamespaces: true };
-    const store = await RedisStore.open(
-      client,
-      { ...storeOptions, logger: new Logger('test') },
-      2000,
-    );
-    closers.push(() => store.close());
-    await pollUntil(async () => expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1));
+    const store = await openIndexedStore();
     // The only cache key of the database (beside the marker): about half the random keys drawn.
     await raw.set('/clock/solo/forever', 'v');
     expect(await store.indexed!.audit()).toBeGreaterThan(10);
@@ -216,15 +218,7 @@ describe('the namespace index', () => {
   });
 
   it('is audited by the fleet-wide key count', async () => {
-    const client = new Redis(server.url);
-    const storeOptions = { operationTimeoutMs: 2000, ownsClient: true, indexNamespaces: true };
-    const store = await RedisStore.open(
-      client,
-      { ...storeOptions, logger: new Logger('test') },
-      2000,
-    );
-    closers.push(() => store.close());
-    await pollUntil(async () => expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1));
+    const store = await openIndexedStore();
     const pipeline = raw.pipeline();
     for (let i = 0; i < 500; i++) pipeline.set(`/clock/go/k${i}`, 'v', 'EX', 600);
     await pipeline.exec();
