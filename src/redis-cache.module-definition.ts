@@ -1,6 +1,6 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
 import type { Provider } from '@nestjs/common';
-import { contextualCacheProviders } from './context/contextual-cache.providers';
+import { CACHE_INJECTION_SETTINGS } from './redis-cache.constants';
 import type { RedisCacheModuleOptions } from './redis-cache.interfaces';
 
 /** Options of `forRoot`/`forRootAsync` that shape the module rather than the cache. */
@@ -23,6 +23,17 @@ export interface RedisCacheModuleExtras {
   asyncLocalStorage: 'auto' | 'always';
 }
 
+export const REDIS_CACHE_EXTRAS_DEFAULTS: RedisCacheModuleExtras = {
+  isGlobal: true,
+  extraProviders: [],
+  requestScoped: false,
+  asyncLocalStorage: 'auto',
+};
+
+/**
+ * A leaf: `RedisCacheModule` extends the class built here and adds what depends on the request
+ * context machinery (the `ContextualCache` provider).
+ */
 export const {
   ConfigurableModuleClass: RedisCacheConfigurableModule,
   MODULE_OPTIONS_TOKEN: REDIS_CACHE_MODULE_OPTIONS,
@@ -31,16 +42,19 @@ export const {
 } = new ConfigurableModuleBuilder<RedisCacheModuleOptions>({ moduleName: 'RedisCache' })
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createRedisCacheOptions')
-  .setExtras<RedisCacheModuleExtras>(
-    { isGlobal: true, extraProviders: [], requestScoped: false, asyncLocalStorage: 'auto' },
-    (definition, extras) => ({
-      ...definition,
-      global: extras.isGlobal,
-      providers: [
-        ...(definition.providers ?? []),
-        ...contextualCacheProviders(extras),
-        ...extras.extraProviders,
-      ],
-    }),
-  )
+  .setExtras<RedisCacheModuleExtras>(REDIS_CACHE_EXTRAS_DEFAULTS, (definition, extras) => ({
+    ...definition,
+    global: extras.isGlobal,
+    providers: [
+      ...(definition.providers ?? []),
+      {
+        provide: CACHE_INJECTION_SETTINGS,
+        useValue: {
+          requestScoped: extras.requestScoped,
+          asyncLocalStorage: extras.asyncLocalStorage,
+        },
+      },
+      ...extras.extraProviders,
+    ],
+  }))
   .build();

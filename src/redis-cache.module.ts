@@ -1,5 +1,6 @@
 import { Inject, Logger, Module } from '@nestjs/common';
 import type {
+  DynamicModule,
   NestModule,
   OnApplicationBootstrap,
   OnApplicationShutdown,
@@ -7,6 +8,7 @@ import type {
 } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { CacheRequestHooks } from './context/cache-request.hooks';
+import { contextualCacheProvider } from './context/contextual-cache.providers';
 import { RequestCacheResolver } from './context/request-cache.resolver';
 import { ContextualCache } from './contextual-cache';
 import { CacheJobs } from './jobs/cache-jobs';
@@ -21,9 +23,13 @@ import {
 } from './redis-cache.constants';
 import type { RedisCacheModuleOptions } from './redis-cache.interfaces';
 import {
+  REDIS_CACHE_ASYNC_OPTIONS_TYPE,
+  REDIS_CACHE_EXTRAS_DEFAULTS,
   REDIS_CACHE_MODULE_OPTIONS,
+  REDIS_CACHE_OPTIONS_TYPE,
   RedisCacheConfigurableModule,
 } from './redis-cache.module-definition';
+import type { RedisCacheModuleExtras } from './redis-cache.module-definition';
 import { resolveRedisCacheOptions } from './redis-cache.options';
 import type { ResolvedCacheMetricsOptions, ResolvedRedisCacheOptions } from './redis-cache.options';
 import type { CacheStore } from './stores/cache-store.interface';
@@ -171,6 +177,14 @@ export class RedisCacheModule
   extends RedisCacheConfigurableModule
   implements NestModule, OnApplicationBootstrap, OnApplicationShutdown
 {
+  static override forRoot(options: typeof REDIS_CACHE_OPTIONS_TYPE): DynamicModule {
+    return withContextualCache(super.forRoot(options), options);
+  }
+
+  static override forRootAsync(options: typeof REDIS_CACHE_ASYNC_OPTIONS_TYPE): DynamicModule {
+    return withContextualCache(super.forRootAsync(options), options);
+  }
+
   constructor(
     @Inject(RedisCache) private readonly redisCache: RedisCache,
     @Inject(CacheRequestHooks) private readonly requestHooks: CacheRequestHooks,
@@ -199,4 +213,14 @@ export class RedisCacheModule
     this.stopReportingBackend();
     await this.redisCache.close();
   }
+}
+
+/** Adds the `ContextualCache` provider that `requestScoped` asks for. */
+function withContextualCache(
+  module: DynamicModule,
+  extras: Partial<RedisCacheModuleExtras>,
+): DynamicModule {
+  const { requestScoped, asyncLocalStorage } = { ...REDIS_CACHE_EXTRAS_DEFAULTS, ...extras };
+  const provider = contextualCacheProvider({ requestScoped, asyncLocalStorage });
+  return { ...module, providers: [...(module.providers ?? []), provider] };
 }

@@ -4,7 +4,6 @@ import { REQUEST } from '@nestjs/core';
 import { ContextualCache } from '../contextual-cache';
 import { invalidOptionMessage } from '../errors/messages';
 import { RedisCacheConfigError } from '../errors/redis-cache.errors';
-import { CACHE_INJECTION_SETTINGS } from '../redis-cache.constants';
 import { CacheRequestHooks } from './cache-request.hooks';
 import { RequestBoundCache } from './request-bound-cache';
 import { RequestCacheResolver } from './request-cache.resolver';
@@ -40,7 +39,8 @@ export interface CacheInjectionSettings {
   readonly asyncLocalStorage: 'auto' | 'always';
 }
 
-export function contextualCacheProviders(settings: CacheInjectionSettings): Provider[] {
+/** The `ContextualCache` provider the settings ask for; a bad setting throws, naming it. */
+export function contextualCacheProvider(settings: CacheInjectionSettings): Provider {
   if (typeof settings.requestScoped !== 'boolean') {
     throw new RedisCacheConfigError(
       invalidOptionMessage('requestScoped', 'true or false', settings.requestScoped),
@@ -51,14 +51,5 @@ export function contextualCacheProviders(settings: CacheInjectionSettings): Prov
       invalidOptionMessage('asyncLocalStorage', '"auto" or "always"', settings.asyncLocalStorage),
     );
   }
-  return [
-    settings.requestScoped ? requestScopedProvider : requestBoundProvider,
-    {
-      provide: CACHE_INJECTION_SETTINGS,
-      useValue: {
-        requestScoped: settings.requestScoped,
-        asyncLocalStorage: settings.asyncLocalStorage,
-      },
-    },
-  ];
+  return settings.requestScoped ? requestScopedProvider : requestBoundProvider;
 }
