@@ -12,7 +12,7 @@ import { contextualCacheProvider } from './context/contextual-cache.providers';
 import { RequestCacheResolver } from './context/request-cache.resolver';
 import { ContextualCache } from './contextual-cache';
 import { CacheJobs } from './jobs/cache-jobs';
-import { cacheSettingsOf, REDIS_CACHE_LOGGER_CONTEXT, RedisCache } from './redis-cache';
+import { REDIS_CACHE_LOGGER_CONTEXT, RedisCache } from './redis-cache';
 import {
   REDIS_CACHE_CLIENT,
   REDIS_CACHE_BACKEND_UP,
@@ -104,7 +104,7 @@ const providers: Provider[] = [
     provide: RedisCache,
     inject: [REDIS_CACHE_STORE, RESOLVED_REDIS_CACHE_OPTIONS],
     useFactory: (store: CacheStore, options: ResolvedRedisCacheOptions) =>
-      new RedisCache(store, cacheSettingsOf(options), {
+      new RedisCache(store, options, {
         observer: cacheObserverOf(store, options.metrics),
         stampedeObserver: options.metrics.enabled
           ? new PrometheusStampedeMetrics(options.metrics.registry, options.metrics.prefix)

@@ -38,21 +38,11 @@ export type RedisCacheSettings = Pick<
 
 export const REDIS_CACHE_LOGGER_CONTEXT = 'RedisCache';
 
-/** The cache behaviour settings out of the module's resolved options. */
-export function cacheSettingsOf(options: ResolvedRedisCacheOptions): RedisCacheSettings {
-  const { defaultTtlSeconds, maxTtlSeconds, operationTimeoutMs, failOpen } = options;
-  const { maxValueBytes, maxKeyBytes, stampede, namespaceIndex } = options;
-  return {
-    defaultTtlSeconds,
-    maxTtlSeconds,
-    operationTimeoutMs,
-    failOpen,
-    maxValueBytes,
-    maxKeyBytes,
-    stampede,
-    namespaceIndex,
-  };
-}
+/** What `RedisCache` itself reads of the resolved options (the store reads the rest). */
+export type ResolvedCacheSettings = Pick<
+  ResolvedRedisCacheOptions,
+  'defaultTtlSeconds' | 'maxTtlSeconds' | 'failOpen' | 'maxValueBytes' | 'maxKeyBytes' | 'stampede'
+>;
 
 /** Metrics and traces of the cache's operations. */
 export interface CacheInstruments {
@@ -70,24 +60,27 @@ export class RedisCache {
   /** Flushes and counts that answer in bounded time, followed from any instance (`CacheJobs`). */
   readonly jobs: CacheJobs;
 
-  /** `instruments`: what hears of every operation (the module passes its metrics and tracer). */
+  /**
+   * `settings` come validated (`resolveRedisCacheOptions`), once, where they enter: the module,
+   * `fromClient`, `inMemory`. `instruments`: what hears of every operation (the module passes its
+   * metrics and tracer).
+   */
   constructor(
     store: CacheStore,
-    settings: RedisCacheSettings = {},
+    settings: ResolvedCacheSettings = resolveRedisCacheOptions({ store: store.kind }),
     {
       observer = NO_OBSERVER,
       stampedeObserver = NO_STAMPEDE_OBSERVER,
       tracer = NO_TRACING,
     }: CacheInstruments = {},
   ) {
-    const resolved = resolveRedisCacheOptions({ ...settings, store: store.kind });
     const logger = new Logger(REDIS_CACHE_LOGGER_CONTEXT);
     this.runtime = {
       store,
-      ttl: new TtlPolicy(resolved.defaultTtlSeconds, resolved.maxTtlSeconds),
-      limits: new CacheLimits(resolved.maxKeyBytes, resolved.maxValueBytes),
-      failures: new CacheFailureHandler(resolved.failOpen, logger, observer),
-      stampede: new StampedeGuard(store, resolved.stampede, logger, stampedeObserver),
+      ttl: new TtlPolicy(settings.defaultTtlSeconds, settings.maxTtlSeconds),
+      limits: new CacheLimits(settings.maxKeyBytes, settings.maxValueBytes),
+      failures: new CacheFailureHandler(settings.failOpen, logger, observer),
+      stampede: new StampedeGuard(store, settings.stampede, logger, stampedeObserver),
       observer,
       tracer,
     };
@@ -102,23 +95,23 @@ export class RedisCache {
     client: Redis | Cluster,
     settings: RedisCacheSettings = {},
   ): Promise<RedisCache> {
-    const { operationTimeoutMs, startupWaitMs, namespaceIndex } = resolveRedisCacheOptions({
-      ...settings,
-      client,
-    });
-    const logger = new Logger(REDIS_CACHE_LOGGER_CONTEXT);
+    const resolved = resolveRedisCacheOptions({ ...settings, client });
     const storeOptions = {
-      operationTimeoutMs,
+      operationTimeoutMs: resolved.operationTimeoutMs,
       ownsClient: false,
-      logger,
-      indexNamespaces: namespaceIndex,
+      logger: new Logger(REDIS_CACHE_LOGGER_CONTEXT),
+      indexNamespaces: resolved.namespaceIndex,
     };
-    return new RedisCache(await RedisStore.open(client, storeOptions, startupWaitMs), settings);
+    const store = await RedisStore.open(client, storeOptions, resolved.startupWaitMs);
+    return new RedisCache(store, resolved);
   }
 
   /** A cache in this process's memory, with the same semantics. */
   static inMemory(settings: RedisCacheSettings = {}): RedisCache {
-    return new RedisCache(new MemoryStore(), settings);
+    return new RedisCache(
+      new MemoryStore(),
+      resolveRedisCacheOptions({ ...settings, store: 'memory' }),
+    );
   }
 
   /** The cache of one app on one device; throws `InvalidCacheContextError` for a bad id. */

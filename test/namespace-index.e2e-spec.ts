@@ -158,7 +158,7 @@ describe('the namespace index', () => {
         2000,
       );
       closers.push(() => store.close());
-      const cache = new RedisCache(store, INDEXED);
+      const cache = new RedisCache(store);
       const ctx = cache.withContext('clock', 'mixed');
       await pollUntil(async () => expect(await raw.exists(INDEX_COMPLETE_KEY)).toBe(1));
       await Promise.all(Array.from({ length: 200 }, (_, i) => ctx.set(`k${i}`, 'v', 600)));

@@ -80,11 +80,9 @@ async function main(): Promise<void> {
       ownsClient: false,
       logger: new Logger('RedisCache'),
     });
-    const cache = new RedisCache(
-      store,
-      {},
-      { observer: new PrometheusCacheMetrics(registry, REDIS_CACHE_DEFAULTS.metricsPrefix) },
-    );
+    const cache = new RedisCache(store, undefined, {
+      observer: new PrometheusCacheMetrics(registry, REDIS_CACHE_DEFAULTS.metricsPrefix),
+    });
     operation = async (app, device, key, isGet) => {
       const context = cache.withContext(app, device);
       if (!isGet) {

@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import type { Counter } from 'prom-client';
 import type { CacheLookup } from '../../../src/redis-cache.interfaces';
 import { PrometheusCacheMetrics } from '../../../src/metrics/prometheus-cache-metrics';
-import { cacheSettingsOf, REDIS_CACHE_LOGGER_CONTEXT, RedisCache } from '../../../src/redis-cache';
+import { REDIS_CACHE_LOGGER_CONTEXT, RedisCache } from '../../../src/redis-cache';
 import { resolveRedisCacheOptions } from '../../../src/redis-cache.options';
 import { connectWithin, createRedisClient } from '../../../src/stores/redis-client.factory';
 import { RedisStore } from '../../../src/stores/redis.store';
@@ -33,7 +33,7 @@ async function createModuleCache(url: string) {
   if (!(await store.databaseConfirmed(options.startupWaitMs))) {
     throw new Error(`Redis at ${url}: database not confirmed`);
   }
-  const redisCache = new RedisCache(store, cacheSettingsOf(options), {
+  const redisCache = new RedisCache(store, options, {
     observer: new PrometheusCacheMetrics(options.metrics.registry, options.metrics.prefix),
     tracer: new CacheTracer(options.tracing, store.kind),
   });
