@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { invalidEnvMessage, redactUrl } from './errors/messages';
 import { RedisCacheConfigError } from './errors/redis-cache.errors';
 import type { RedisCacheModuleOptions } from './redis-cache.interfaces';
-import { parseAddr, settingsInRedisUrl } from './redis-cache.options';
+import { assertUrlLeavesRoomFor, parseAddr, withoutUndefined } from './redis-cache.options';
 
 type Env = Record<string, string | undefined>;
 
@@ -116,7 +116,25 @@ export function redisCacheOptionsFromEnv(env: Env = process.env): RedisCacheModu
       'Environment variables REDIS_SENTINELS and REDIS_SENTINEL_NAME go together: set both (the sentinels and the master group they monitor) or neither.',
     );
   }
-  assertUrlLeavesRoomFor(vars);
+  if (vars.REDIS_URL !== undefined) {
+    const beside = {
+      username: vars.REDIS_USERNAME,
+      password: vars.REDIS_PASSWORD,
+      db: vars.REDIS_DB,
+    };
+    const variables = {
+      url: 'REDIS_URL',
+      username: 'REDIS_USERNAME',
+      password: 'REDIS_PASSWORD',
+      db: 'REDIS_DB',
+    };
+    assertUrlLeavesRoomFor(
+      vars.REDIS_URL,
+      beside,
+      'Environment variables',
+      (setting) => variables[setting],
+    );
+  }
   const store = vars.CACHE_STORE ?? (locations.length > 0 ? 'redis' : 'memory');
   if (store === 'memory') return withoutUndefined({ ...options, store });
 
@@ -129,24 +147,6 @@ export function redisCacheOptionsFromEnv(env: Env = process.env): RedisCacheModu
     db: vars.REDIS_DB,
     tls: tlsFromEnv(vars),
   });
-}
-
-/** A REDIS_URL's own credentials and database would win over the variables beside it. */
-function assertUrlLeavesRoomFor(vars: Parsed): void {
-  if (vars.REDIS_URL === undefined) return;
-  const inUrl = settingsInRedisUrl(vars.REDIS_URL);
-  const clashes = [
-    ['REDIS_USERNAME', inUrl.username],
-    ['REDIS_PASSWORD', inUrl.password],
-    ['REDIS_DB', inUrl.db],
-  ] as const;
-  for (const [variable, inUrl] of clashes) {
-    if (inUrl && vars[variable] !== undefined) {
-      throw new RedisCacheConfigError(
-        `Environment variables REDIS_URL and ${variable} both set the ${variable === 'REDIS_DB' ? 'database' : variable.slice(6).toLowerCase()}, and the URL's would win: set it in one place only.`,
-      );
-    }
-  }
 }
 
 function addressFromEnv(vars: Parsed): RedisCacheModuleOptions {
@@ -245,12 +245,8 @@ function envAddrError(variable: string, got: string): RedisCacheConfigError {
   );
 }
 
-function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}
-
 /** The object without its undefined entries, or undefined when nothing is left. */
-function nonEmpty<T extends object>(value: T): T | undefined {
+function nonEmpty<T extends object>(value: T): Partial<T> | undefined {
   const defined = withoutUndefined(value);
   return Object.keys(defined).length > 0 ? defined : undefined;
 }

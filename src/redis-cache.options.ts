@@ -5,7 +5,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { register } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
-import { invalidOptionMessage, redactUrl } from './errors/messages';
+import { invalidOptionMessage, redactUrl, urlClashMessage } from './errors/messages';
 import { RedisCacheConfigError } from './errors/redis-cache.errors';
 import type { CacheTracingSettings } from './tracing/cache-tracer';
 import type {
@@ -292,7 +292,7 @@ export function resolveRedisCacheOptions(
   }
   const routeParams = {
     ...REDIS_CACHE_DEFAULTS.routeParams,
-    ...stripUndefined(options.routeParams),
+    ...withoutUndefined(options.routeParams),
   };
   if (routeParams.app === routeParams.device) {
     throw new RedisCacheConfigError(
@@ -310,7 +310,7 @@ export function resolveRedisCacheOptions(
     failOpen: options.failOpen ?? REDIS_CACHE_DEFAULTS.failOpen,
     maxValueBytes: options.maxValueBytes ?? REDIS_CACHE_DEFAULTS.maxValueBytes,
     maxKeyBytes: options.maxKeyBytes ?? REDIS_CACHE_DEFAULTS.maxKeyBytes,
-    stampede: { ...REDIS_CACHE_DEFAULTS.stampede, ...stripUndefined(options.stampede) },
+    stampede: { ...REDIS_CACHE_DEFAULTS.stampede, ...withoutUndefined(options.stampede) },
     namespaceIndex: options.namespaceIndex ?? REDIS_CACHE_DEFAULTS.namespaceIndex,
     routeParams,
     metrics: {
@@ -387,7 +387,14 @@ function resolveConnection(options: RedisCacheModuleOptions): RedisConnection {
       sentinelPassword: options.sentinelPassword,
     };
   }
-  if (options.url !== undefined) assertUrlLeavesRoomFor(options);
+  if (options.url !== undefined) {
+    assertUrlLeavesRoomFor(
+      options.url,
+      options,
+      'RedisCacheModule options',
+      (option) => `"${option}"`,
+    );
+  }
   const address = options.addr !== undefined ? parseAddr(options.addr, 'addr') : undefined;
   return {
     kind: 'create',
@@ -410,26 +417,35 @@ function refuseKeyPrefix(where: string, options: unknown): void {
   );
 }
 
-/** What a Redis URL sets itself, in its user info, path or query (ioredis reads all three). */
-export function settingsInRedisUrl(url: string): Record<'username' | 'password' | 'db', boolean> {
+/** Settings a Redis URL may hold itself, in its user info, path or query (ioredis reads all three). */
+const URL_SETTINGS = ['username', 'password', 'db'] as const;
+
+/**
+ * ioredis lets a URL's own user, password and database win over the settings beside it, so a
+ * rotated password would be ignored without a word: refuses the pair instead. `group` and
+ * `nameOf` name the settings as the user wrote them (options, or environment variables).
+ */
+export function assertUrlLeavesRoomFor(
+  url: string,
+  beside: Partial<Record<(typeof URL_SETTINGS)[number], unknown>>,
+  group: string,
+  nameOf: (setting: 'url' | (typeof URL_SETTINGS)[number]) => string,
+): void {
   const parsed = new URL(url);
-  return {
+  const inUrl = {
     username: parsed.username !== '' || parsed.searchParams.has('username'),
     password: parsed.password !== '' || parsed.searchParams.has('password'),
     db: /^\/\d+/.test(parsed.pathname) || parsed.searchParams.has('db'),
   };
-}
-
-/**
- * ioredis lets a URL's own user, password and database win over the options beside it, so a
- * rotated password option would be ignored without a word: refuse the pair instead.
- */
-function assertUrlLeavesRoomFor(options: RedisCacheModuleOptions): void {
-  const inUrl = settingsInRedisUrl(options.url as string);
-  for (const option of ['username', 'password', 'db'] as const) {
-    if (inUrl[option] && options[option] !== undefined) {
+  for (const setting of URL_SETTINGS) {
+    if (inUrl[setting] && beside[setting] !== undefined) {
       throw new RedisCacheConfigError(
-        `RedisCacheModule options "url" and "${option}" both set the ${option === 'db' ? 'database' : option}, and the URL's would win: set it in one place only.`,
+        urlClashMessage(
+          group,
+          nameOf('url'),
+          nameOf(setting),
+          setting === 'db' ? 'database' : setting,
+        ),
       );
     }
   }
@@ -480,7 +496,8 @@ function valueAt(root: unknown, path: PropertyKey[]): unknown {
   return value;
 }
 
-function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
+/** The object without its undefined entries (no object: an empty one). */
+export function withoutUndefined<T extends object>(value: T | undefined): Partial<T> {
   return Object.fromEntries(
     Object.entries(value ?? {}).filter(([, v]) => v !== undefined),
   ) as Partial<T>;

@@ -35,6 +35,9 @@ export const outsideRequestContextMessage = (): string =>
   'looked up at run time). Outside requests use RedisCache.withContext(appId, deviceId); for ' +
   'run-time lookups set asyncLocalStorage: "always" in RedisCacheModule.forRoot().';
 
+export const urlClashMessage = (group: string, url: string, other: string, what: string) =>
+  `${group} ${url} and ${other} both set the ${what}, and the URL's would win: set it in one place only.`;
+
 export const invalidOptionMessage = (option: string, expected: string, got: unknown): string =>
   `RedisCacheModule option "${option}": expected ${expected}, got ${describe(got)}.`;
 
