@@ -11,12 +11,9 @@ export interface ScrapedMetric {
 }
 
 /**
- * Metric families that a cache operation updates with plain arithmetic: prom-client's own
- * `inc()` and `observe()` validate the labels, build a hash string and look it up on every call,
- * which cost about 1 µs per operation, a fifth of a whole GET at cache rates. These keep numbers in
- * arrays indexed by a label slot chosen once, and turn them into prom-client's values only when the
- * registry is scraped. They register themselves in a prom-client `Registry` like any metric, and
- * print exactly what a prom-client `Counter` or `Histogram` with the same labels would.
+ * Metric families updated with plain arithmetic on label slots chosen once (prom-client's own
+ * `inc()`/`observe()` cost about a fifth of a GET: docs/performance.md), turned into prom-client
+ * values when scraped; they print what a `Counter` or `Histogram` with the same labels would.
  */
 abstract class BatchedMetric<Labels extends string> {
   readonly aggregator = 'sum' as const;

@@ -493,12 +493,9 @@ export class RedisStore implements CacheStore {
   }
 
   /**
-   * Holds the writes of this event-loop turn in the socket and sends them as one: at cache rates a
-   * write per command is most of the client's cost. Uncorked by setImmediate, after every I/O
-   * callback of the turn has run: the HTTP requests that arrive together each read the cache from
-   * their own callback, and share one write (with process.nextTick each paid its own; a socket
-   * write costs more CPU than a whole cached read). What ioredis's auto-pipelining does (it waits
-   * for setImmediate too), without its Pipeline object per batch.
+   * One socket write for the commands of an event-loop turn, uncorked by setImmediate (after the
+   * turn's I/O callbacks, so requests that arrive together share it): a write per command was most
+   * of the client's cost. Figures: docs/performance.md.
    */
   private batchWrites(): void {
     const stream = (this.client as Redis).stream;
