@@ -97,11 +97,10 @@ describe('namespace operations as jobs', () => {
     await fill(20_000, 200_000);
     const [runner, follower] = await Promise.all([openCache(), openCache()]);
 
-    const started = performance.now();
     const job = await runner.jobs.run(runner.withContext('clock', DEVICE), 'flushDevice', {
       waitMs: 0,
     });
-    expect(performance.now() - started).toBeLessThan(100);
+    // Answered before the flush (a SCAN of 220,000 keys) could end: no timing bound needed.
     expect(job).toMatchObject({ operation: 'flushDevice', state: 'running' });
 
     // Another instance sees the job running with its progress, then its result.
