@@ -322,10 +322,11 @@ describe('behind Sentinel (a master, a replica, three sentinels)', () => {
     expect(value).not.toBeNull();
     expect(await ctx.stats()).toBeGreaterThanOrEqual(1);
 
-    // The old master comes back (as a replica, unless the sentinels failed over to it again);
+    // The old master comes back (as a replica, unless the sentinels failed over to it again, which
+    // a starved machine makes them do: then the cache fails open until it finds the new master);
     // caching goes on, on whichever node is the master.
     await sentinels.restartOldMaster();
-    expect(await cachingWorks(ctx)).toBe(true);
+    expect(await within(RESUME_BOUND_MS, () => cachingWorks(ctx))).toBeLessThan(RESUME_BOUND_MS);
     expect(await ctx.flushDevice()).toBeGreaterThanOrEqual(1);
   }, 90_000);
 });
