@@ -282,15 +282,26 @@ describe('CommandDeadlines', () => {
     });
 
     it('calls it a timeout when the loop went idle after the overload and Redis still did not answer', async () => {
-      const first = trackCommand(deadlines);
-      block(TIMEOUT_MS * 3 + 100);
-      const second = trackCommand(deadlines);
-      await Promise.all([first.done, second.done]);
-      expect((first.outcome.error as CommandTimeoutError).overload).toBeDefined();
-      const error = second.outcome.error as CommandTimeoutError;
-      expect(error).toBeInstanceOf(CommandTimeoutError);
-      expect(error.overload).toBeUndefined();
-      expect(onTimeout).toHaveBeenLastCalledWith(second.command, undefined);
+      // A loaded machine (CI runs suites side by side) may run the second timer late too, which
+      // is then rightly an overload: try a few times, and the loop must be idle in one of them.
+      // Were the overload to stick to every later deadline, every try would fail.
+      const secondOverloads: unknown[] = [];
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const tried = new CommandDeadlines(TIMEOUT_MS, onTimeout);
+        const first = trackCommand(tried);
+        block(TIMEOUT_MS * 3 + 100);
+        const second = trackCommand(tried);
+        await Promise.all([first.done, second.done]);
+        tried.stop();
+        expect((first.outcome.error as CommandTimeoutError).overload).toBeDefined();
+        const error = second.outcome.error as CommandTimeoutError;
+        expect(error).toBeInstanceOf(CommandTimeoutError);
+        expect(onTimeout).toHaveBeenLastCalledWith(second.command, error.overload);
+        secondOverloads.push(error.overload);
+        if (error.overload === undefined) break;
+        await sleep(200);
+      }
+      expect(secondOverloads).toContain(undefined);
     });
   });
 });
