@@ -209,7 +209,7 @@ describe('redisCacheOptionsFromEnv', () => {
         keyCountSamples: 'auto',
       });
       expect(() => redisCacheOptionsFromEnv({ CACHE_KEY_COUNT_SAMPLES: 'some' })).toThrow(
-        'Environment variable CACHE_KEY_COUNT_SAMPLES: expected "auto" or a whole number from 0 (count exactly) to 1000000, got "some".',
+        'Environment variable CACHE_KEY_COUNT_SAMPLES: expected "auto" or a whole number from 0 (count exactly) to 1000000 (random keys to sample), got "some".',
       );
       expect(() => redisCacheOptionsFromEnv({ CACHE_METRICS: 'yes' })).toThrow(
         'Environment variable CACHE_METRICS: expected "true" or "false", got "yes".',
@@ -259,9 +259,9 @@ describe('redisCacheOptionsFromEnv', () => {
 
   describe('bad values', () => {
     it.each([
-      ['REDIS_DB', 'abc', 'a database number (an integer >= 0)'],
-      ['REDIS_DB', '-1', 'a database number (an integer >= 0)'],
-      ['REDIS_DB', '1.5', 'a database number (an integer >= 0)'],
+      ['REDIS_DB', 'abc', 'a database number >= 0'],
+      ['REDIS_DB', '-1', 'a database number >= 0'],
+      ['REDIS_DB', '1.5', 'a database number >= 0'],
       ['CACHE_STORE', 'disk', '"redis" or "memory"'],
       ['CACHE_OPERATION_TIMEOUT_MS', '0', 'a whole number of milliseconds from 1 to 60000'],
       ['CACHE_OPERATION_TIMEOUT_MS', '60001', 'a whole number of milliseconds from 1 to 60000'],

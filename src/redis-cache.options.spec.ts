@@ -3,13 +3,8 @@ import { Redis } from 'ioredis';
 import { Registry, register } from 'prom-client';
 import { RedisCacheConfigError } from './errors/redis-cache.errors';
 import type { RedisCacheModuleOptions } from './redis-cache.interfaces';
-import {
-  DEFAULT_REDIS_HOST,
-  DEFAULT_REDIS_PORT,
-  parseAddr,
-  REDIS_CACHE_DEFAULTS,
-  resolveRedisCacheOptions,
-} from './redis-cache.options';
+import { DEFAULT_REDIS_HOST, DEFAULT_REDIS_PORT, parseAddr } from './options/redis-connection';
+import { REDIS_CACHE_DEFAULTS, resolveRedisCacheOptions } from './redis-cache.options';
 
 /** The error resolving `options` throws; fails the test when it does not throw one. */
 function configErrorOf(options: unknown): RedisCacheConfigError {
@@ -366,7 +361,7 @@ describe('resolveRedisCacheOptions', () => {
         { port: 70_000 },
         'RedisCacheModule option "port": expected an integer port from 1 to 65535, got 70000.',
       ],
-      ['db', { db: -1 }, 'RedisCacheModule option "db": expected an integer >= 0, got -1.'],
+      ['db', { db: -1 }, 'RedisCacheModule option "db": expected a database number >= 0, got -1.'],
       [
         'host',
         { host: '' },

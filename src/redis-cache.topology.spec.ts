@@ -260,7 +260,7 @@ describe('Cluster, Sentinel and TLS variables', () => {
       stampede: { lock: true, earlyRefresh: true },
     });
     expect(errorOf(() => redisCacheOptionsFromEnv({ CACHE_MAX_VALUE_BYTES: '0' })).message).toBe(
-      'Environment variable CACHE_MAX_VALUE_BYTES: expected a whole number of bytes from 1 to 536870912, got "0".',
+      'Environment variable CACHE_MAX_VALUE_BYTES: expected a whole number of bytes from 1 to 536870912 (512 MiB, the most Redis stores), got "0".',
     );
   });
 });

@@ -1,4 +1,5 @@
-// Every message this module produces, in one place, so they stay consistent and say how to fix it.
+// The messages the cache shows at run time, and the shape of configuration errors; what each option
+// expects is written beside its schema (options/option-schema.ts).
 import type { CacheOperation } from '../redis-cache.interfaces';
 
 export const invalidCacheContextMessage = (field: string, rule: string): string =>

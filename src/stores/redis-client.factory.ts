@@ -1,6 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import type { ClusterOptions, RedisOptions } from 'ioredis';
-import type { CreatedRedisConnection, RedisClientSettings } from '../redis-cache.options';
+import type { CreatedRedisConnection, RedisClientSettings } from '../options/redis-connection';
 
 /** The client the Redis store talks through: one server (plain or behind Sentinel) or a cluster. */
 export type RedisClient = Redis | Cluster;
