@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { invalidEnvMessage, redactUrl } from './errors/messages';
-import { RedisCacheConfigError } from './errors/redis-cache.errors';
+import { RedisCacheConfigError, redactUrl } from './errors/redis-cache.errors';
 import { DESCRIBED_OPTIONS } from './options/option-schema';
 import type { DescribedOption } from './options/option-schema';
 import { assertUrlLeavesRoomFor, parseAddr } from './options/redis-connection';
@@ -108,9 +107,7 @@ function valueOf(option: DescribedOption, raw: string): unknown {
 
 function invalidVariable({ info }: DescribedOption, raw: string): RedisCacheConfigError {
   const shown = info.secret ? '(hidden)' : redactUrl(raw);
-  return new RedisCacheConfigError(
-    invalidEnvMessage(info.env!, info.envExpected ?? info.expected, shown),
-  );
+  return RedisCacheConfigError.invalidVariable(info.env!, info.envExpected ?? info.expected, shown);
 }
 
 function withoutConnection(options: Record<string, unknown>): Record<string, unknown> {

@@ -148,8 +148,16 @@ const providers: Provider[] = [
     useFactory: ({ metrics }: ResolvedRedisCacheOptions) =>
       metrics.enabled ? new CacheRequestMetrics(metrics.registry, metrics.prefix) : null,
   },
+  {
+    provide: RequestCacheResolver,
+    inject: [RedisCache, RESOLVED_REDIS_CACHE_OPTIONS, REDIS_CACHE_REQUEST_METRICS],
+    useFactory: (
+      cache: RedisCache,
+      options: ResolvedRedisCacheOptions,
+      metrics: CacheRequestMetrics | null,
+    ) => new RequestCacheResolver(cache, options, metrics),
+  },
   CacheMetricsInterceptor,
-  RequestCacheResolver,
   CacheRequestHooks,
 ];
 

@@ -5,7 +5,7 @@ import { ContextualCache } from '../contextual-cache';
 import { CACHE_INJECTION_SETTINGS, REDIS_CACHE_REQUEST_METRICS } from '../redis-cache.constants';
 import type { CacheRequestMetrics } from '../metrics/cache-request-metrics';
 import type { CacheInjectionSettings } from './contextual-cache.providers';
-import { recordRequest } from './request-cache.resolver';
+import { recordRequest } from './request-slot';
 import { runForRequest } from './request-context';
 
 type Hook = 'context' | 'responses';

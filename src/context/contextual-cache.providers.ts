@@ -2,12 +2,11 @@ import { Scope } from '@nestjs/common';
 import type { FactoryProvider, Provider } from '@nestjs/common';
 import { REQUEST } from '@nestjs/core';
 import { ContextualCache } from '../contextual-cache';
-import { invalidOptionMessage } from '../errors/messages';
 import { RedisCacheConfigError } from '../errors/redis-cache.errors';
 import { CacheRequestHooks } from './cache-request.hooks';
 import { RequestBoundCache } from './request-bound-cache';
 import { RequestCacheResolver } from './request-cache.resolver';
-import type { CacheRequest } from './request-cache.resolver';
+import type { CacheRequest } from './request-slot';
 
 /**
  * Default: every class that injects `ContextualCache` gets the module's one request-bound cache.
@@ -42,13 +41,18 @@ export interface CacheInjectionSettings {
 /** The `ContextualCache` provider the settings ask for; a bad setting throws, naming it. */
 export function contextualCacheProvider(settings: CacheInjectionSettings): Provider {
   if (typeof settings.requestScoped !== 'boolean') {
-    throw new RedisCacheConfigError(
-      invalidOptionMessage('requestScoped', 'true or false', settings.requestScoped),
+    throw RedisCacheConfigError.invalidOption(
+      'requestScoped',
+      'true or false',
+      settings.requestScoped,
     );
   }
   if (settings.asyncLocalStorage !== 'auto' && settings.asyncLocalStorage !== 'always') {
-    throw new RedisCacheConfigError(
-      invalidOptionMessage('asyncLocalStorage', '"auto" or "always"', settings.asyncLocalStorage),
+    const { asyncLocalStorage } = settings;
+    throw RedisCacheConfigError.invalidOption(
+      'asyncLocalStorage',
+      '"auto" or "always"',
+      asyncLocalStorage,
     );
   }
   return settings.requestScoped ? requestScopedProvider : requestBoundProvider;

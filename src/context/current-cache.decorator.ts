@@ -3,7 +3,7 @@ import type { ExecutionContext, PipeTransform } from '@nestjs/common';
 import type { ContextualCache } from '../contextual-cache';
 import { RedisCacheConfigError } from '../errors/redis-cache.errors';
 import { RequestCacheResolver } from './request-cache.resolver';
-import type { CacheRequest } from './request-cache.resolver';
+import type { CacheRequest } from './request-slot';
 
 /**
  * Turns the request into its cache. A pipe because Nest builds it in the module of the controller

@@ -1,1 +1,12 @@
-export * from './redis-cache.errors';
+export {
+  CacheUnavailableError,
+  CacheValueTooLargeError,
+  InvalidCacheContextError,
+  InvalidCacheKeyError,
+  InvalidCacheValueError,
+  InvalidTtlError,
+  MissingCacheContextError,
+  RedisCacheConfigError,
+  RedisCacheError,
+} from './redis-cache.errors';
+export type { CacheContextField, CacheFailureKind } from './redis-cache.errors';

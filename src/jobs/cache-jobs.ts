@@ -4,8 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { CacheFailureHandler } from '../cache-failure.handler';
 import type { ContextualCache } from '../contextual-cache';
-import { RedisCacheError } from '../errors/redis-cache.errors';
-import { describe } from '../errors/messages';
+import { describeValue, RedisCacheError } from '../errors/redis-cache.errors';
 import { RateLimitedLogger } from '../logging/rate-limited-logger';
 import type { CacheStore } from '../stores/cache-store.interface';
 import { classifyStoreError } from '../stores/store-errors';
@@ -112,12 +111,12 @@ export class CacheJobs {
   ): Promise<CacheJobStatus> {
     if (!CACHE_JOB_OPERATIONS.includes(operation)) {
       throw new TypeError(
-        `CacheJobs.run: operation must be one of ${CACHE_JOB_OPERATIONS.join(', ')}, got ${describe(operation)}.`,
+        `CacheJobs.run: operation must be one of ${CACHE_JOB_OPERATIONS.join(', ')}, got ${describeValue(operation)}.`,
       );
     }
     if (typeof waitMs !== 'number' || !(waitMs >= 0 && waitMs <= MAX_WAIT_MS)) {
       throw new TypeError(
-        `CacheJobs.run: waitMs must be a number of milliseconds from 0 to ${MAX_WAIT_MS}, got ${describe(waitMs)}.`,
+        `CacheJobs.run: waitMs must be a number of milliseconds from 0 to ${MAX_WAIT_MS}, got ${describeValue(waitMs)}.`,
       );
     }
     if (this.closing.signal.aborted) {

@@ -1,12 +1,7 @@
 import fc from 'fast-check';
 import { InvalidCacheContextError, InvalidCacheKeyError } from '../errors/redis-cache.errors';
-import {
-  assertValidContextId,
-  escapeGlob,
-  MAX_CONTEXT_ID_BYTES,
-  namespacePrefix,
-  normalizeKey,
-} from './cache-key';
+import { assertValidContextId, MAX_CONTEXT_ID_BYTES, normalizeKey } from './cache-key';
+import { escapeGlob, namespacePrefix } from './cache-namespace';
 
 /** The error `assertValidContextId(field, id)` throws; fails the test when it does not throw one. */
 function contextErrorOf(field: 'appId' | 'deviceId', id: unknown): InvalidCacheContextError {

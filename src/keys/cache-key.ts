@@ -37,11 +37,6 @@ export function assertValidContextId(field: CacheContextField, id: unknown): ass
   }
 }
 
-/** `/{appId}/{deviceId}/`: every key of one context starts with it. */
-export function namespacePrefix(appId: string, deviceId: string): string {
-  return `/${appId}/${deviceId}/`;
-}
-
 /**
  * The key part of a Redis key: `/` becomes `_`, as in the Go service, so every cache key has exactly
  * three slashes and a namespace is recognisable by its shape.
@@ -55,9 +50,4 @@ export function normalizeKey(key: unknown): string {
     throw new InvalidCacheKeyError('it is not well-formed Unicode (lone surrogate)');
   }
   return key.includes('/') ? key.replaceAll('/', '_') : key;
-}
-
-/** Escapes the glob characters of Redis MATCH (`\ * ? [ ]`) so an id matches only itself. */
-export function escapeGlob(text: string): string {
-  return text.replace(/[\\*?[\]]/g, '\\$&');
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { assertValidContextId, escapeGlob, normalizeKey } from './cache-key';
-import { namespaceMatcher, namespaceMatchPattern } from './cache-namespace';
+import { assertValidContextId, normalizeKey } from './cache-key';
+import { escapeGlob, namespaceMatcher, namespaceMatchPattern } from './cache-namespace';
 
 const latin1 = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
 

@@ -1,10 +1,18 @@
-import { escapeGlob, namespacePrefix } from './cache-key';
-
 /** The keys a flush or a count covers: one app on one device, or every app on one device. */
 export interface CacheNamespace {
   /** Omitted: every app of the device. */
   readonly appId?: string;
   readonly deviceId: string;
+}
+
+/** `/{appId}/{deviceId}/`: every key of one context starts with it. */
+export function namespacePrefix(appId: string, deviceId: string): string {
+  return `/${appId}/${deviceId}/`;
+}
+
+/** Escapes the glob characters of Redis MATCH (`\ * ? [ ]`) so an id matches only itself. */
+export function escapeGlob(text: string): string {
+  return text.replace(/[\\*?[\]]/g, '\\$&');
 }
 
 /** SCAN MATCH pattern for a namespace, with the ids glob-escaped. */

@@ -2,8 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import { finalize } from 'rxjs';
-import { readOutcomeOf } from '../context/request-cache.resolver';
-import type { CacheRequest } from '../context/request-cache.resolver';
+import { readOutcomeOf } from '../context/request-slot';
+import type { CacheRequest } from '../context/request-slot';
 import { REDIS_CACHE_REQUEST_METRICS } from '../redis-cache.constants';
 import type { CacheRequestMetrics } from './cache-request-metrics';
 

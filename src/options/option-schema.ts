@@ -3,8 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { ConnectionOptions } from 'node:tls';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
-import { invalidOptionMessage, redactUrl } from '../errors/messages';
-import { RedisCacheConfigError } from '../errors/redis-cache.errors';
+import { RedisCacheConfigError, redactUrl } from '../errors/redis-cache.errors';
 import type { RedisCacheModuleOptions } from '../redis-cache.interfaces';
 
 /**
@@ -293,7 +292,7 @@ export function invalidOptionError(path: string, got: unknown): RedisCacheConfig
       ? redactUrl(got)
       : got;
   const expected = described?.info.expected ?? 'a valid value';
-  return new RedisCacheConfigError(invalidOptionMessage(path, expected, shown));
+  return RedisCacheConfigError.invalidOption(path, expected, shown);
 }
 
 /** The value at `path` inside `root`, if every step is an object. */

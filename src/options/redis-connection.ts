@@ -1,6 +1,5 @@
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { ConnectionOptions } from 'node:tls';
-import { urlClashMessage } from '../errors/messages';
 import { RedisCacheConfigError } from '../errors/redis-cache.errors';
 import type { RedisCacheModuleOptions, RedisNodeAddress } from '../redis-cache.interfaces';
 import { invalidOptionError, valueAt } from './option-schema';
@@ -153,14 +152,8 @@ export function assertUrlLeavesRoomFor(
   };
   for (const setting of URL_SETTINGS) {
     if (inUrl[setting] && beside[setting] !== undefined) {
-      throw new RedisCacheConfigError(
-        urlClashMessage(
-          group,
-          nameOf('url'),
-          nameOf(setting),
-          setting === 'db' ? 'database' : setting,
-        ),
-      );
+      const what = setting === 'db' ? 'database' : setting;
+      throw RedisCacheConfigError.urlClash(group, nameOf('url'), nameOf(setting), what);
     }
   }
 }

@@ -1,9 +1,8 @@
 import type { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Command } from 'ioredis';
-import { ANY_CACHE_KEY_PATTERN, appOfKey } from '../keys/cache-namespace';
+import { ANY_CACHE_KEY_PATTERN, appOfKey, namespacePrefix } from '../keys/cache-namespace';
 import type { CacheNamespace } from '../keys/cache-namespace';
-import { namespacePrefix } from '../keys/cache-key';
 import { RateLimitedLogger } from '../logging/rate-limited-logger';
 import type { KeysSoFar } from './cache-store.interface';
 import { keepLease } from './lease';

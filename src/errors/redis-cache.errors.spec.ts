@@ -1,4 +1,4 @@
-import { redactUrl } from './messages';
+import { redactUrl } from './redis-cache.errors';
 
 describe('redactUrl', () => {
   it.each([
