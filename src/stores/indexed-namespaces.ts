@@ -310,58 +310,62 @@ export class IndexedNamespaces {
     return found;
   }
 
-  /** Each index key in its own loop, all at once: on a cluster a namespace has one per slot. */
   async deleteNamespace(namespace: CacheNamespace, onProgress?: KeysSoFar): Promise<number> {
     const index = this.index;
     const directory = index.directoryOf(namespace.deviceId);
-    let total = 0;
-    const counts = await Promise.all(
-      (await this.indexKeysOf(namespace)).map(async ({ name, prefix }) => {
-        // The directory is on another node of a cluster: there the entry stays until it expires.
-        const keys = index.clustered ? [name] : [name, directory];
-        let deleted = 0;
-        // What was there when the flush began, not what writers keep adding: a bounded loop.
-        for (let steps = 1, most = 1; steps <= most; steps++) {
-          const [removed, entries, left] = (await this.runScript(
-            INDEX_SCRIPTS.flushStep,
-            keys,
-            [prefix, INDEX_BATCH, name],
-            'bulk',
-          )) as [number, number, number];
-          deleted += removed;
-          total += removed;
-          onProgress?.(total);
-          if (steps === 1) most = Math.ceil((entries + left) / INDEX_BATCH);
-          if (left === 0) break;
-        }
-        return deleted;
-      }),
-    );
-    return counts.reduce((sum, count) => sum + count, 0);
+    return this.sumOverIndexKeys(namespace, onProgress, async ({ name, prefix }, add) => {
+      // The directory is on another node of a cluster: there the entry stays until it expires.
+      const keys = index.clustered ? [name] : [name, directory];
+      // What was there when the flush began, not what writers keep adding: a bounded loop.
+      for (let steps = 1, most = 1; steps <= most; steps++) {
+        const [removed, entries, left] = (await this.runScript(
+          INDEX_SCRIPTS.flushStep,
+          keys,
+          [prefix, INDEX_BATCH, name],
+          'bulk',
+        )) as [number, number, number];
+        add(removed);
+        if (steps === 1) most = Math.ceil((entries + left) / INDEX_BATCH);
+        if (left === 0) break;
+      }
+    });
   }
 
   async countNamespace(namespace: CacheNamespace, onProgress?: KeysSoFar): Promise<number> {
+    return this.sumOverIndexKeys(namespace, onProgress, async ({ name, prefix }, add) => {
+      for (let start = 0; ;) {
+        const [found, entries, dropped] = (await this.runScript(
+          INDEX_SCRIPTS.countStep,
+          [name],
+          [prefix, start, INDEX_BATCH],
+          'bulk',
+        )) as [number, number, number];
+        add(found);
+        if (entries < INDEX_BATCH) break;
+        start += entries - dropped;
+      }
+    });
+  }
+
+  /**
+   * Steps through each index key of the namespace in its own loop, all at once (on a cluster a
+   * namespace has one per slot), and resolves the keys they found, reporting the sum as it grows.
+   */
+  private async sumOverIndexKeys(
+    namespace: CacheNamespace,
+    onProgress: KeysSoFar | undefined,
+    step: (
+      indexKey: { name: string; prefix: string },
+      add: (keys: number) => void,
+    ) => Promise<void>,
+  ): Promise<number> {
     let total = 0;
-    const counts = await Promise.all(
-      (await this.indexKeysOf(namespace)).map(async ({ name, prefix }) => {
-        let live = 0;
-        for (let start = 0; ;) {
-          const [found, entries, dropped] = (await this.runScript(
-            INDEX_SCRIPTS.countStep,
-            [name],
-            [prefix, start, INDEX_BATCH],
-            'bulk',
-          )) as [number, number, number];
-          live += found;
-          total += found;
-          onProgress?.(total);
-          if (entries < INDEX_BATCH) break;
-          start += entries - dropped;
-        }
-        return live;
-      }),
-    );
-    return counts.reduce((sum, count) => sum + count, 0);
+    const add = (keys: number) => {
+      total += keys;
+      onProgress?.(total);
+    };
+    await Promise.all((await this.indexKeysOf(namespace)).map((indexKey) => step(indexKey, add)));
+    return total;
   }
 
   /** EVALSHA, or EVAL when the server does not have the script yet (then it keeps it). */
