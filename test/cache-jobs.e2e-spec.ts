@@ -10,39 +10,18 @@ import { CacheFailureHandler } from '../src/cache-failure.handler';
 import { CACHE_JOB_KEY_PREFIX, CacheJobs } from '../src/jobs/cache-jobs';
 import { RedisStore } from '../src/stores/redis.store';
 import { pollUntil } from './support/poll';
-import { RedisServerProcess } from './support/redis-server';
+import { redisPerTest } from './support/redis-per-test';
 import { sleep } from './support/unique';
 
 const DEVICE = 'device-7f3a91';
 
 describe('namespace operations as jobs', () => {
-  let server: RedisServerProcess;
-  let raw: Redis;
-  const closers: (() => Promise<unknown>)[] = [];
-
-  beforeEach(async () => {
-    server = await RedisServerProcess.start();
-    raw = new Redis(server.url);
-  });
-  afterEach(async () => {
-    for (const close of closers.splice(0).reverse()) await close();
-    raw.disconnect();
-    await server.dispose();
-  });
-
-  async function openCache(settings: RedisCacheSettings = {}): Promise<RedisCache> {
-    const client = new Redis(server.url);
-    const cache = await RedisCache.fromClient(client, { operationTimeoutMs: 2000, ...settings });
-    closers.push(async () => {
-      await cache.close();
-      client.disconnect();
-    });
-    return cache;
-  }
+  const redis = redisPerTest({ operationTimeoutMs: 2000 });
+  const openCache = (settings?: RedisCacheSettings) => redis.openCache(settings);
 
   /** `count` keys of the device under app `clock`, and `others` keys of other devices. */
   async function fill(count: number, others: number): Promise<void> {
-    const pipeline = raw.pipeline();
+    const pipeline = redis.raw.pipeline();
     for (let i = 0; i < count; i++) pipeline.set(`/clock/${DEVICE}/k${i}`, 'v', 'EX', 600);
     for (let i = 0; i < others; i++) pipeline.set(`/clock/other-${i}/k`, 'v', 'EX', 600);
     await pipeline.exec();
@@ -62,7 +41,7 @@ describe('namespace operations as jobs', () => {
     const cache = await openCache(settings);
     const device = cache.withContext('clock', DEVICE);
     if (settings.namespaceIndex) {
-      await pollUntil(async () => expect(await raw.exists('keys-of:complete')).toBe(1));
+      await pollUntil(async () => expect(await redis.raw.exists('keys-of:complete')).toBe(1));
       await Promise.all(Array.from({ length: 5000 }, (_, i) => device.set(`k${i}`, 'v')));
       await fill(0, 20_000);
     } else {
@@ -90,7 +69,7 @@ describe('namespace operations as jobs', () => {
       },
     });
     expect(deleted).toBe(3000);
-    expect(await raw.exists(`/clock/${DEVICE}/k0`)).toBe(0);
+    expect(await redis.raw.exists(`/clock/${DEVICE}/k0`)).toBe(0);
   });
 
   it('answers at once with a running job that another instance follows to its result', async () => {
@@ -114,11 +93,11 @@ describe('namespace operations as jobs', () => {
     const done = seen.at(-1)!;
     expect(done).toMatchObject({ id: job.id, operation: 'flushDevice', keys: 20_000 });
     expect(Date.parse(done.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(done.startedAt));
-    expect(await raw.exists(`/clock/${DEVICE}/k0`)).toBe(0);
-    expect(await raw.dbsize()).toBe(200_000 + 1); // the others and the job's record
-    expect(await raw.ttl(CACHE_JOB_KEY_PREFIX + job.id)).toBeGreaterThan(3000);
+    expect(await redis.raw.exists(`/clock/${DEVICE}/k0`)).toBe(0);
+    expect(await redis.raw.dbsize()).toBe(200_000 + 1); // the others and the job's record
+    expect(await redis.raw.ttl(CACHE_JOB_KEY_PREFIX + job.id)).toBeGreaterThan(3000);
     // The record holds no device id.
-    expect(await raw.get(CACHE_JOB_KEY_PREFIX + job.id)).not.toContain(DEVICE);
+    expect(await redis.raw.get(CACHE_JOB_KEY_PREFIX + job.id)).not.toContain(DEVICE);
   });
 
   it('answers with the result when the operation ends within the wait, and records it too', async () => {
@@ -151,7 +130,7 @@ describe('namespace operations as jobs', () => {
 
   it('rejects as the operation does when it fails within the wait', async () => {
     const cache = await openCache({ operationTimeoutMs: 200 });
-    await server.stop();
+    await redis.server.stop();
     const job = cache.jobs.run(cache.withContext('clock', DEVICE), 'flushApp', { waitMs: 5000 });
     await expect(job).rejects.toBeInstanceOf(CacheUnavailableError);
   });
@@ -166,9 +145,9 @@ describe('namespace operations as jobs', () => {
       waitMs: 0,
     });
     // Redis freezes for 1.5 s: the flush's next step misses its deadline (1 s for bulk steps).
-    server.freeze();
+    redis.server.freeze();
     await sleep(1500);
-    server.thaw();
+    redis.server.thaw();
 
     await waitForEnd(follower, job.id);
     const failed = (await follower.jobs.status(job.id))!;
@@ -204,10 +183,10 @@ describe('namespace operations as jobs', () => {
     const timing = { heartbeatMs: 50, abandonedAfterMs: 400, keepSeconds: 60 };
     const logger = new Logger('test');
     const instance = async () => {
-      const client = new Redis(server.url);
+      const client = new Redis(redis.server.url);
       const storeOptions = { operationTimeoutMs: 2000, ownsClient: true, logger };
       const store = await RedisStore.open(client, storeOptions, 2000);
-      closers.push(() => store.close());
+      redis.closeAfter(() => store.close());
       const jobs = new CacheJobs(store, new CacheFailureHandler(true, logger), logger, timing);
       return { client, jobs, cache: new RedisCache(store) };
     };
@@ -239,14 +218,14 @@ describe('namespace operations as jobs', () => {
     await expect(cache.jobs.run(device, 'stats', { waitMs: 2 ** 31 })).rejects.toThrow(
       'got 2147483648',
     );
-    await raw.set('cache-jobs:../x', '{}');
+    await redis.raw.set('cache-jobs:../x', '{}');
     expect(await cache.jobs.status('../x')).toBeUndefined();
     expect(await cache.jobs.status('00000000-0000-4000-8000-000000000000')).toBeUndefined();
   });
 
   it('runs jobs on the embedded memory store too', async () => {
     const cache = RedisCache.inMemory();
-    closers.push(() => cache.close());
+    redis.closeAfter(() => cache.close());
     const device = cache.withContext('clock', DEVICE);
     await device.set('a', '1');
     await device.set('b', '2');
