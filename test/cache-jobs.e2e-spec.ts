@@ -201,8 +201,36 @@ describe('namespace operations as jobs', () => {
     await pollUntil(async () => {
       const status = await follower.jobs.status(job.id);
       expect(status?.state).toBe('abandoned');
-      expect(status?.error).toMatch(/has not reported for \d+ s/);
+      expect(status?.error).toMatch(/has not reported for over \d+ s/);
     }, 10_000);
+  });
+
+  it('tells a live job from an abandoned one by the store’s clock, not by the instances’ clocks', async () => {
+    const cache = await openCache();
+    // Records as an instance whose clock is an hour behind, and one whose clock is an hour ahead.
+    const hourMs = 3_600_000;
+    const record = (id: string, updatedMs: number) =>
+      JSON.stringify({
+        id,
+        operation: 'flushDevice',
+        state: 'running',
+        keys: 10,
+        startedAt: new Date(updatedMs - 1000).toISOString(),
+        updatedAt: new Date(updatedMs).toISOString(),
+      });
+    const live = '0b6e2c1a-1111-4a4a-8b8b-000000000001';
+    const silent = '0b6e2c1a-2222-4a4a-8b8b-000000000002';
+    await redis.raw.set(CACHE_JOB_KEY_PREFIX + live, record(live, Date.now() - hourMs), 'EX', 60);
+    await redis.raw.set(`${CACHE_JOB_KEY_PREFIX}${live}:alive`, '1', 'EX', 30);
+    await redis.raw.set(
+      CACHE_JOB_KEY_PREFIX + silent,
+      record(silent, Date.now() + hourMs),
+      'EX',
+      60,
+    );
+
+    expect(await cache.jobs.status(live)).toMatchObject({ state: 'running', keys: 10 });
+    expect(await cache.jobs.status(silent)).toMatchObject({ state: 'abandoned', keys: 10 });
   });
 
   it('names what was wrong with its arguments, and knows no malformed id', async () => {

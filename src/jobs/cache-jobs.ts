@@ -15,8 +15,8 @@ export type CacheJobOperation = (typeof CACHE_JOB_OPERATIONS)[number];
 
 /**
  * `running`; `done` (then `keys` is the result); `failed` (`error` says why); `abandoned`: the
- * instance running it stopped (shut down, or has not reported for `abandonedAfterMs`), so the
- * operation may have done part of its work.
+ * instance running it stopped (shut down, or has not reported for `abandonedAfterMs`, by the
+ * store's clock), so the operation may have done part of its work.
  */
 export type CacheJobState = 'running' | 'done' | 'failed' | 'abandoned';
 
@@ -43,7 +43,10 @@ export interface CacheJobRunOptions {
   waitMs?: number;
 }
 
-/** How often a running job's record is rewritten, and when a silent one counts as abandoned. */
+/**
+ * How often a running job's record is rewritten, and when a silent one counts as abandoned (whole
+ * seconds: the store's expiry of the job's liveness key decides, not the instances' clocks).
+ */
 export interface CacheJobTiming {
   heartbeatMs: number;
   abandonedAfterMs: number;
@@ -59,6 +62,8 @@ export const CACHE_JOB_TIMING: CacheJobTiming = {
 
 /** Outside the `/{app}/{device}/{key}` shape: no count or flush sees the records. */
 export const CACHE_JOB_KEY_PREFIX = 'cache-jobs:';
+/** Beside a running job's record, while its instance keeps reporting. */
+const ALIVE_SUFFIX = ':alive';
 const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const statusSchema = z.object({
@@ -138,29 +143,37 @@ export class CacheJobs {
     return job.status();
   }
 
+  /** How long a running job's liveness key outlives its last report. */
+  private get aliveSeconds(): number {
+    return Math.max(1, Math.ceil(this.timing.abandonedAfterMs / 1000));
+  }
+
   /** A job's status, from this instance or any other on the same store; `undefined` when unknown. */
   async status(id: string): Promise<CacheJobStatus | undefined> {
     if (typeof id !== 'string' || !JOB_ID.test(id)) return undefined;
     const local = this.jobs.get(id);
     if (local) return local.status();
-    let stored: Buffer | null;
     try {
-      stored = await this.store.get(CACHE_JOB_KEY_PREFIX + id);
+      const status = await this.stored(id);
+      if (status?.state !== 'running') return status;
+      if (await this.store.exists(CACHE_JOB_KEY_PREFIX + id + ALIVE_SUFFIX)) return status;
+      // Its end may have been stored between the two reads: read it again.
+      const again = await this.stored(id);
+      if (again?.state !== 'running') return again;
+      return {
+        ...again,
+        state: 'abandoned',
+        error: `The instance running it has not reported for over ${this.aliveSeconds} s.`,
+      };
     } catch (error) {
       return this.failures.reject('job_status', error);
     }
+  }
+
+  private async stored(id: string): Promise<CacheJobStatus | undefined> {
+    const stored = await this.store.get(CACHE_JOB_KEY_PREFIX + id);
     const parsed = stored && statusSchema.safeParse(parseJson(stored));
-    if (!parsed?.success) return undefined;
-    const status = parsed.data;
-    const silentMs = Date.now() - Date.parse(status.updatedAt);
-    if (status.state === 'running' && silentMs > this.timing.abandonedAfterMs) {
-      return {
-        ...status,
-        state: 'abandoned',
-        error: `The instance running it has not reported for ${Math.round(silentMs / 1000)} s.`,
-      };
-    }
-    return status;
+    return parsed && parsed.success ? parsed.data : undefined;
   }
 
   /**
@@ -222,9 +235,15 @@ export class CacheJobs {
 
   private async write(job: RunningJob): Promise<boolean> {
     const status = job.status();
-    const ttl = status.state === 'running' ? this.timing.keepSeconds * 2 : this.timing.keepSeconds;
+    const running = status.state === 'running';
+    const key = CACHE_JOB_KEY_PREFIX + job.id;
+    const ttl = running ? this.timing.keepSeconds * 2 : this.timing.keepSeconds;
     try {
-      await this.store.set(CACHE_JOB_KEY_PREFIX + job.id, JSON.stringify(status), ttl);
+      // A running record is never stored without its liveness key, and the key goes only once
+      // the end is stored: a reader that finds the record running and no key has seen a silence.
+      if (running) await this.store.set(key + ALIVE_SUFFIX, '1', this.aliveSeconds);
+      await this.store.set(key, JSON.stringify(status), ttl);
+      if (!running) await this.store.delete(key + ALIVE_SUFFIX);
       return true;
     } catch (error) {
       this.warnings.warn(
