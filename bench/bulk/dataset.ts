@@ -3,6 +3,7 @@
 // tag, so the keys this run wrote are told apart from anyone else's, and removed exactly.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { unlinkMatching } from '../support/redis';
 
 /** Apps the filler keys are spread over. */
 export const FILLER_APPS = 100;
@@ -117,14 +118,5 @@ export async function countTargetKeys(client: Redis, dataset: BulkDataset): Prom
 }
 
 /** UNLINKs every key this run wrote, and only those; resolves how many. */
-export async function removeOwnKeys(client: Redis, dataset: BulkDataset): Promise<number> {
-  let removed = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', ownKeysPattern(dataset), 'COUNT', 5000);
-    cursor = next;
-    const own = keys.filter((key) => isOwnKey(dataset, key));
-    if (own.length > 0) removed += await client.unlink(...own);
-  } while (cursor !== '0');
-  return removed;
-}
+export const removeOwnKeys = (client: Redis, dataset: BulkDataset) =>
+  unlinkMatching(client, ownKeysPattern(dataset), (key) => isOwnKey(dataset, key));

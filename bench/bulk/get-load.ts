@@ -23,8 +23,7 @@ export interface GetBatch {
 const REPORT_INTERVAL_MS = 100;
 
 async function main(): Promise<void> {
-  const args = new Args();
-  args.assertKnown(['redis', 'db', 'tag', 'filler-keys', 'concurrency', 'rate']);
+  const args = new Args([], ['redis', 'db', 'tag', 'filler-keys', 'concurrency', 'rate']);
   const tag = args.required('tag');
   const fillerKeys = args.number('filler-keys', 1);
   const concurrency = args.number('concurrency', 16);

@@ -1,6 +1,6 @@
 // The orchestrator's side of the GET load: reads its BATCH lines and gives the latency of the GETs
 // sent during a window of wall-clock time (an operation's, measured by another process).
-import type { ReadyChild } from '../support/child';
+import type { Child } from '../support/child';
 import { sleep } from '../support/stats';
 import type { GetBatch } from './get-load';
 
@@ -30,7 +30,10 @@ export class GetLatencyWindows {
   private latencyUs: number[] = [];
   private watermark = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly load: ReadyChild<GetLoadInfo>) {}
+  constructor(
+    private readonly load: Child,
+    private readonly info: GetLoadInfo,
+  ) {}
 
   /**
    * Latency of the GETs sent from `startEpochMs` to `endEpochMs`, once every one of them has been
@@ -38,11 +41,11 @@ export class GetLatencyWindows {
    * window's end: windows are asked for in order.
    */
   async window(startEpochMs: number, endEpochMs: number, timeoutMs = 10_000): Promise<GetLatency> {
-    const start = startEpochMs - this.load.info.baseEpochMs;
-    const end = endEpochMs - this.load.info.baseEpochMs;
+    const start = startEpochMs - this.info.baseEpochMs;
+    const end = endEpochMs - this.info.baseEpochMs;
     const deadline = performance.now() + timeoutMs;
     for (this.drain(); this.watermark < end; this.drain()) {
-      if (this.load.child.exitCode !== null || this.load.child.signalCode !== null) {
+      if (!this.load.running) {
         throw new Error('The GET load process exited');
       }
       if (performance.now() > deadline) {

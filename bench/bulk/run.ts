@@ -15,29 +15,17 @@
 // --node-args="--cpu-prof --cpu-prof-dir=DIR" (per worker), --quiet-cores 0.2, --max-wait S,
 // --max-foreign-cores 0.3, --retries N, --no-pin
 import { Redis } from 'ioredis';
-import { Args } from '../support/args';
-import { runToCompletion, spawnReady, stopChild } from '../support/child';
-import type { ReadyChild } from '../support/child';
-import { cpuWindow, waitForQuiet } from '../support/cpu';
+import type { Args } from '../support/args';
+import { Child, resultsOf, runChild } from '../support/child';
+import { cpuWindow, measureQuietly, waitForQuiet } from '../support/cpu';
 import type { CpuWindow } from '../support/cpu';
 import { describeEnvironment, srcCommit } from '../support/environment';
 import { benchScript } from '../support/paths';
-import {
-  describePinning,
-  MEASURED_CPU,
-  pinnedCommand,
-  pinProcess,
-  SUPPORT_CPU,
-} from '../support/pin';
+import { describePinning, pinnedCommand, pinSupport } from '../support/pin';
 import { acquireBenchRedis } from '../support/redis';
 import type { BenchRedis } from '../support/redis';
 import { defaultOutDir } from '../support/report';
-import {
-  LOAD_CONTROL_OPTIONS,
-  benchCommand,
-  loadControlFrom,
-  runBenchmark,
-} from '../support/run-control';
+import { benchArgs, benchCommand, loadControlFrom, runBenchmark } from '../support/run-control';
 import type { LoadControl } from '../support/run-control';
 import { formatInt, formatMs, sleep } from '../support/stats';
 import {
@@ -54,8 +42,9 @@ import {
 import type { BulkDataset } from './dataset';
 import { GetLatencyWindows } from './get-windows';
 import type { GetLoadInfo } from './get-windows';
-import { renderBulk, summariseBulk, toMiB, writeBulkReport } from './report';
-import type { BulkRound, BulkRow, BulkSection } from './report';
+import { renderBulk, summariseBulk, writeBulkReport } from './report';
+import type { BulkRound, BulkSection } from './report';
+import { toMiB } from '../memory/report';
 import {
   BULK_PAIRS,
   BULK_VARIANT_DESCRIPTIONS,
@@ -66,59 +55,34 @@ import {
 } from './variants';
 import type { BulkVariant, BulkWorkerResult } from './variants';
 
-export { bulkChartBars, renderBulk, writeBulkReport } from './report';
-export type { BulkSection } from './report';
-
 const SCAN_COUNT = 1000;
 const WORKER_TIMEOUT_MS = 120_000;
 
-export interface BulkOptions {
-  /** 50,000 keys of which 1,000 match, 1 round: a smoke test. */
-  quick?: boolean;
-  /** @default 7 (quick: 1) */
-  rounds?: number;
-  /** @default 1,000,000 (quick: 50,000) */
-  totalKeys?: number;
-  /** Keys of the target device, and of the stats namespace. @default 10,000 (quick: 1,000) */
-  matching?: number;
-  /** @default 16 */
-  getConcurrency?: number;
-  /** GETs per second of the other client, in all. @default 4000 */
-  getRatePerS?: number;
-  /** The database to fill; default: the first empty one. */
-  db?: number;
-  /** Run in a database that holds other data (only this run's keys are written and removed). */
-  allowShared?: boolean;
-  /** Defaults as on the command line (`loadControlFrom`). */
-  loadControl?: Partial<LoadControl>;
-  /** A Redis to use (it is left running); default: one started for this run. */
-  redis?: BenchRedis;
-  /** The command line the report shows. */
-  command?: string;
-  log?: (line: string) => void;
-}
+export const bulkArgs = (argv?: readonly string[]) =>
+  benchArgs(
+    ['allow-shared'],
+    ['rounds', 'keys', 'matching', 'get-concurrency', 'get-rate', 'db'],
+    argv,
+  );
 
 /** What to stop if the run is interrupted (Ctrl-C). */
-const active = new Set<() => Promise<void>>();
+let cleanupInProgress: (() => Promise<void>) | undefined;
 
 const redact = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@');
+const epochNow = () => performance.timeOrigin + performance.now();
 
 /**
  * The database to fill: `requested`, or the first empty one. One that holds other data is refused
  * unless `allowShared` (then the run's keys, all tagged, live beside the others).
  */
-async function chooseDatabase(
-  url: string,
-  requested: number | undefined,
-  allowShared: boolean,
-): Promise<{ db: number; foreignKeys: number }> {
+async function chooseDatabase(url: string, requested: number | undefined, allowShared: boolean) {
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await probe.connect();
   try {
-    const candidates =
-      requested !== undefined ? [requested] : Array.from({ length: 16 }, (_, i) => i);
     let shared: { db: number; foreignKeys: number } | undefined;
-    for (const db of candidates) {
+    for (const db of requested !== undefined
+      ? [requested]
+      : Array.from({ length: 16 }, (_, i) => i)) {
       try {
         await probe.select(db);
       } catch (error) {
@@ -147,45 +111,20 @@ interface Run {
   admin: Redis;
   dataset: BulkDataset;
   windows: GetLatencyWindows;
-  getLoadPid: number;
+  getLoadPid: number | undefined;
   /** DBSIZE with every key of the run present. */
   expectedSize: number;
   /** DBSIZE must match exactly: nobody else's keys are in the database. */
   strict: boolean;
-  log: (line: string) => void;
 }
-
-const epochNow = () => performance.timeOrigin + performance.now();
 
 function check(run: Run, ok: boolean, message: string): void {
   if (ok) return;
   if (run.strict) throw new Error(message);
-  run.log(`  warning (shared database): ${message}`);
+  console.log(`  warning (shared database): ${message}`);
 }
 
-function workerArgs(run: Run, variant: BulkVariant): string[] {
-  const { dataset } = run;
-  const [app, device] = isFlush(variant)
-    ? [`a0-${dataset.tag}`, dataset.targetDevice]
-    : [dataset.statsApp, dataset.statsDevice];
-  return [
-    ...run.load.nodeArgs,
-    '--expose-gc',
-    benchScript('bulk/worker.js'),
-    '--variant',
-    variant,
-    '--redis',
-    run.redis.url,
-    '--db',
-    String(run.settings.db),
-    '--app',
-    app,
-    '--device',
-    device,
-  ];
-}
-
-/** One operation, measured again (up to `retries` times) if other work took CPU meanwhile. */
+/** One operation in a fresh worker, checked against DBSIZE; measured again if others took CPU. */
 async function measure(
   run: Run,
   variant: BulkVariant,
@@ -193,10 +132,10 @@ async function measure(
   position: number,
 ): Promise<BulkRound> {
   const { admin, dataset } = run;
-  const expected = dataset.matching;
-  // Only a Redis we started has a pid to account for; otherwise its CPU would read as foreign.
-  const retries = run.redis.pid !== undefined ? run.load.retries : 0;
-  for (let attempt = 1; ; attempt++) {
+  const [app, device] = isFlush(variant)
+    ? [`a0-${dataset.tag}`, dataset.targetDevice]
+    : [dataset.statsApp, dataset.statsDevice];
+  const once = async () => {
     await writeKeys(admin, dataset.matching, (i) => targetKey(dataset, i));
     const dbsizeBefore = await admin.dbsize();
     check(
@@ -205,29 +144,34 @@ async function measure(
       `DBSIZE is ${dbsizeBefore} before ${variant}, expected ${run.expectedSize}`,
     );
     let cpu: CpuWindow | undefined;
-    const lines = await runToCompletion(
-      ...pinnedCommand(run.load.pin, process.execPath, workerArgs(run, variant), MEASURED_CPU),
+    const lines = await runChild(
+      ...pinnedCommand(run.load.pin, process.execPath, [
+        ...run.load.nodeArgs,
+        '--expose-gc',
+        benchScript('bulk/worker.js'),
+        ...['--variant', variant, '--redis', run.redis.url, '--db', String(run.settings.db)],
+        ...['--app', app, '--device', device],
+      ]),
       WORKER_TIMEOUT_MS,
       () => (cpu = cpuWindow([run.redis.pid, run.getLoadPid])),
     );
-    const resultLine = lines.find((line) => line.startsWith('RESULT '));
-    if (!resultLine) throw new Error(`${variant}: the worker printed no result`);
-    const result = JSON.parse(resultLine.slice(7)) as BulkWorkerResult;
+    const [result] = resultsOf<BulkWorkerResult>(lines);
+    if (!result) throw new Error(`${variant}: the worker printed no result`);
     // The worker has exited: its CPU time comes from its own report.
     const foreignCores = cpu!.foreignCores(result.cpuMs);
     const get = await run.windows.window(result.startEpochMs, result.endEpochMs);
     const dbsizeAfter = await admin.dbsize();
-
-    if (result.count !== expected) {
-      throw new Error(`${variant} reported ${result.count} keys, expected ${expected}`);
+    if (result.count !== dataset.matching) {
+      throw new Error(`${variant} reported ${result.count} keys, expected ${dataset.matching}`);
     }
     if (isFlush(variant)) {
       const left = await countTargetKeys(admin, dataset);
       if (left !== 0) throw new Error(`${variant} left ${left} of the target device's keys`);
+      const removed = dbsizeBefore - dbsizeAfter;
       check(
         run,
-        dbsizeBefore - dbsizeAfter === expected,
-        `${variant} removed ${dbsizeBefore - dbsizeAfter} keys in all, expected ${expected}: it deleted other keys`,
+        removed === dataset.matching,
+        `${variant} removed ${removed} keys in all, expected ${dataset.matching}: it deleted other keys`,
       );
     } else {
       check(
@@ -236,89 +180,84 @@ async function measure(
         `DBSIZE changed from ${dbsizeBefore} to ${dbsizeAfter} during ${variant}`,
       );
     }
-
-    if (foreignCores > run.load.maxForeignCores && attempt <= retries) {
-      run.log(
-        `  other work took ${foreignCores.toFixed(2)} cores during ${variant}; measuring it again`,
-      );
-      continue;
-    }
-    return {
-      round,
-      position,
-      ms: result.ms,
-      count: result.count,
-      expected,
-      dbsizeBefore,
-      dbsizeAfter,
-      ...(result.scans !== undefined && { scans: result.scans }),
-      opCpuMs: result.opCpuMs,
-      get,
-      rssBeforeMiB: toMiB(result.rssBeforeBytes),
-      rssPeakDeltaMiB: toMiB(result.rssPeakBytes - result.rssBeforeBytes),
-      rssPeakSampled: result.rssPeakSampled,
-      heapUsedPeakDeltaMiB: toMiB(result.heapUsedPeakBytes - result.heapUsedBeforeBytes),
-      foreignCores,
-      attempts: attempt,
-    };
-  }
-}
-
-/** The order of a round: each pair's module operation first in odd rounds, its loop first in even. */
-function roundOrder(round: number): BulkVariant[] {
-  return BULK_PAIRS.flatMap(({ module, baseline }) =>
-    round % 2 === 1 ? [module, baseline] : [baseline, module],
+    return { result, get, dbsizeBefore, dbsizeAfter, foreignCores };
+  };
+  // Only a Redis we started has a pid to account for; otherwise its CPU would read as foreign.
+  const retries = run.redis.pid !== undefined ? run.load.retries : 0;
+  const { result, get, dbsizeBefore, dbsizeAfter, foreignCores, attempts } = await measureQuietly(
+    run.load,
+    [],
+    variant,
+    once,
+    { wait: false, retries },
   );
+  return {
+    round,
+    position,
+    ms: result.ms,
+    count: result.count,
+    expected: dataset.matching,
+    dbsizeBefore,
+    dbsizeAfter,
+    ...(result.scans !== undefined && { scans: result.scans }),
+    opCpuMs: result.opCpuMs,
+    get,
+    rssBeforeMiB: toMiB(result.rssBeforeBytes),
+    rssPeakDeltaMiB: toMiB(result.rssPeakBytes - result.rssBeforeBytes),
+    rssPeakSampled: result.rssPeakSampled,
+    heapUsedPeakDeltaMiB: toMiB(result.heapUsedPeakBytes - result.heapUsedBeforeBytes),
+    foreignCores,
+    attempts,
+  };
 }
 
-/** Runs the bulk benchmark and returns its section (the caller writes or renders it). */
-export async function runBulkBenchmark(options: BulkOptions = {}): Promise<BulkSection> {
-  const quick = options.quick ?? false;
-  const log = options.log ?? ((line: string) => console.log(line));
-  const load: LoadControl = { ...loadControlFrom(new Args([]), quick), ...options.loadControl };
-  const rounds = options.rounds ?? (quick ? 1 : 7);
-  const totalKeys = options.totalKeys ?? (quick ? 50_000 : 1_000_000);
-  const matching = options.matching ?? (quick ? 1_000 : 10_000);
-  const getConcurrency = options.getConcurrency ?? 16;
-  const getRatePerS = options.getRatePerS ?? 4000;
+/** Runs the benchmark (against `redis` if given, left running) and returns its section. */
+export async function runBulkBenchmark(
+  args: Args,
+  given?: BenchRedis,
+  command = benchCommand('bench:bulk'),
+): Promise<BulkSection> {
+  const quick = args.flag('quick');
+  const load = loadControlFrom(args);
+  const rounds = args.number('rounds', quick ? 1 : 7);
+  const totalKeys = args.number('keys', quick ? 50_000 : 1_000_000);
+  const matching = args.number('matching', quick ? 1_000 : 10_000);
+  const getConcurrency = args.number('get-concurrency', 16);
+  const getRatePerS = args.number('get-rate', 4000);
+  const dbArg = args.string('db');
+  if (dbArg !== undefined && !/^\d+$/.test(dbArg))
+    throw new Error('--db must be a database number (0, 1, ...)');
   const idleWindowMs = quick ? 500 : 1000;
   const measuredSrc = srcCommit();
   const dataset = planDataset(totalKeys, matching);
 
-  const ownRedis = options.redis ? undefined : await acquireBenchRedis();
-  const redis = options.redis ?? ownRedis!;
+  const redis = given ?? (await acquireBenchRedis());
   let admin: Redis | undefined;
-  let getLoad: ReadyChild<GetLoadInfo> | undefined;
+  let getLoad: Child | undefined;
   let wrote = false;
-  const cleanup = async () => {
-    active.delete(cleanup);
-    if (getLoad) await stopChild(getLoad);
-    getLoad = undefined;
+  const cleanup = (cleanupInProgress = async () => {
+    cleanupInProgress = undefined;
+    await getLoad?.stop();
     // A server this run started goes with its data; in anyone else's, remove exactly our keys.
-    if (admin && wrote && !ownRedis) {
-      const removed = await removeOwnKeys(admin, dataset);
-      wrote = false;
-      log(`Removed the ${formatInt(removed)} keys this run wrote`);
+    if (admin && wrote && !redis.owned) {
+      console.log(
+        `Removed the ${formatInt(await removeOwnKeys(admin, dataset))} keys this run wrote`,
+      );
     }
     admin?.disconnect();
-    admin = undefined;
-    await ownRedis?.release();
-  };
-  active.add(cleanup);
+    if (!given) await redis.release();
+  });
   try {
     const { db, foreignKeys } = await chooseDatabase(
       redis.url,
-      options.db,
-      options.allowShared ?? false,
+      dbArg === undefined ? undefined : Number(dbArg),
+      args.flag('allow-shared'),
     );
     admin = new Redis(redis.url, { db, lazyConnect: true });
     await admin.connect();
     const redisVersion = await redis.version();
-    if (load.pin) {
-      pinProcess(process.pid, SUPPORT_CPU);
-      if (redis.pid !== undefined) pinProcess(redis.pid, SUPPORT_CPU);
-    }
-    log(
+    pinSupport(load.pin, redis.pid);
+    console.log(
       `Redis ${redisVersion} at ${redact(redis.url)} db ${db}; ${formatInt(totalKeys)} keys, ${formatInt(matching)} matching; ` +
         `${rounds} round(s); GET load ${getConcurrency} loops, ${formatInt(getRatePerS)}/s; ${describePinning(load.pin, 'worker and GET load')}`,
     );
@@ -328,7 +267,7 @@ export async function runBulkBenchmark(options: BulkOptions = {}): Promise<BulkS
     await populate(admin, dataset);
     const populateS = (performance.now() - filling) / 1000;
     const size = await admin.dbsize();
-    log(`Filled ${formatInt(size - foreignKeys)} keys in ${populateS.toFixed(1)} s`);
+    console.log(`Filled ${formatInt(size - foreignKeys)} keys in ${populateS.toFixed(1)} s`);
     if (foreignKeys === 0 && size !== totalKeys) {
       throw new Error(`DBSIZE is ${size} after filling, expected ${totalKeys}`);
     }
@@ -336,28 +275,15 @@ export async function runBulkBenchmark(options: BulkOptions = {}): Promise<BulkS
     const warm = await scanCount(admin, `/${dataset.statsApp}/${dataset.statsDevice}/*`);
     if (warm !== matching) throw new Error(`Warm-up SCAN counted ${warm}, expected ${matching}`);
 
-    getLoad = await spawnReady<GetLoadInfo>(
-      ...pinnedCommand(
-        load.pin,
-        process.execPath,
-        [
-          benchScript('bulk/get-load.js'),
-          '--redis',
-          redis.url,
-          '--db',
-          String(db),
-          '--tag',
-          dataset.tag,
-          '--filler-keys',
-          String(dataset.fillerKeys),
-          '--concurrency',
-          String(getConcurrency),
-          '--rate',
-          String(getRatePerS),
-        ],
-        MEASURED_CPU,
-      ),
+    const started = await Child.ready<GetLoadInfo>(
+      ...pinnedCommand(load.pin, process.execPath, [
+        benchScript('bulk/get-load.js'),
+        ...['--redis', redis.url, '--db', String(db), '--tag', dataset.tag],
+        ...['--filler-keys', String(dataset.fillerKeys), '--concurrency', String(getConcurrency)],
+        ...['--rate', String(getRatePerS)],
+      ]),
     );
+    getLoad = started.child;
 
     const settings: BulkSection['settings'] = {
       mode: quick ? 'quick' : 'default',
@@ -379,7 +305,7 @@ export async function runBulkBenchmark(options: BulkOptions = {}): Promise<BulkS
       retries: load.retries,
       pinning: describePinning(load.pin, 'worker and GET load'),
       nodeArgs: load.nodeArgs,
-      command: options.command ?? 'node bench/dist/bench/bulk/run.js',
+      command,
     };
     const run: Run = {
       settings,
@@ -387,21 +313,19 @@ export async function runBulkBenchmark(options: BulkOptions = {}): Promise<BulkS
       redis,
       admin,
       dataset,
-      windows: new GetLatencyWindows(getLoad),
-      getLoadPid: getLoad.info.pid,
+      windows: new GetLatencyWindows(started.child, started.info),
+      getLoadPid: started.info.pid,
       expectedSize: foreignKeys + totalKeys,
       strict: foreignKeys === 0,
-      log,
     };
     // Let the load settle (connection, JIT) before the first window.
     await sleep(500);
     await run.windows.window(epochNow() - 500, epochNow());
 
-    const rows: BulkRow[] = BULK_VARIANTS.map((variant) => ({
+    const measured = BULK_VARIANTS.map((variant) => ({
       variant,
       baseline: BULK_PAIRS.find((pair) => pair.module === variant)?.baseline,
-      rounds: [],
-      summary: {} as BulkRow['summary'],
+      rounds: [] as BulkRound[],
     }));
     const idle: BulkSection['idle'] = [];
     for (let round = 1; round <= rounds; round++) {
@@ -409,19 +333,23 @@ export async function runBulkBenchmark(options: BulkOptions = {}): Promise<BulkS
         [redis.pid, run.getLoadPid],
         load.quietCores,
         load.maxWaitS * 1000,
-        (cores) => log(`  waiting: other work is using ${cores.toFixed(2)} cores`),
+        (cores) => console.log(`  waiting: other work is using ${cores.toFixed(2)} cores`),
       );
       const idleStart = epochNow();
       await sleep(idleWindowMs);
       const idleGet = await run.windows.window(idleStart, epochNow());
       idle.push({ round, get: idleGet });
-      log(
+      console.log(
         `round ${round}/${rounds} idle               GET p50 ${formatMs(idleGet.p50Ms)} p99 ${formatMs(idleGet.p99Ms)} max ${formatMs(idleGet.maxMs)} ms`,
       );
-      for (const [index, variant] of roundOrder(round).entries()) {
+      // Each pair's module operation first in odd rounds, its loop first in even ones.
+      const order = BULK_PAIRS.flatMap(({ module, baseline }) =>
+        round % 2 === 1 ? [module, baseline] : [baseline, module],
+      );
+      for (const [index, variant] of order.entries()) {
         const result = await measure(run, variant, round, index + 1);
-        rows.find((row) => row.variant === variant)!.rounds.push(result);
-        log(
+        measured.find((row) => row.variant === variant)!.rounds.push(result);
+        console.log(
           `round ${round}/${rounds} ${variant.padEnd(18)} ${formatMs(result.ms).padStart(7)} ms  ${formatInt(result.count)} keys` +
             `  GET p50 ${formatMs(result.get.p50Ms)} p99 ${formatMs(result.get.p99Ms)} max ${formatMs(result.get.maxMs)} ms (${result.get.gets})` +
             `  peak RSS +${result.rssPeakDeltaMiB.toFixed(1)} MiB, heap +${result.heapUsedPeakDeltaMiB.toFixed(1)} MiB` +
@@ -429,8 +357,6 @@ export async function runBulkBenchmark(options: BulkOptions = {}): Promise<BulkS
         );
       }
     }
-    summariseBulk(rows);
-
     return {
       settings,
       environment: describeEnvironment(
@@ -441,7 +367,7 @@ export async function runBulkBenchmark(options: BulkOptions = {}): Promise<BulkS
       descriptions: { ...BULK_VARIANT_DESCRIPTIONS },
       targets: { flushRatioMax: FLUSH_RATIO_TARGET, getP99MsMax: GET_P99_TARGET_MS },
       idle,
-      rows,
+      rows: summariseBulk(measured),
     };
   } finally {
     await cleanup();
@@ -461,44 +387,14 @@ async function scanCount(client: Redis, pattern: string): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const args = new Args();
-  args.assertKnown([
-    'quick',
-    'rounds',
-    'keys',
-    'matching',
-    'get-concurrency',
-    'get-rate',
-    'db',
-    'allow-shared',
-    'out',
-    ...LOAD_CONTROL_OPTIONS,
-  ]);
-  const quick = args.flag('quick');
-  const dbArg = args.string('db');
-  const db = dbArg === undefined ? undefined : Number(dbArg);
-  if (db !== undefined && !(Number.isInteger(db) && db >= 0)) {
-    throw new Error('--db must be a database number (0, 1, ...)');
-  }
-  const section = await runBulkBenchmark({
-    quick,
-    rounds: args.number('rounds', quick ? 1 : 7),
-    totalKeys: args.number('keys', quick ? 50_000 : 1_000_000),
-    matching: args.number('matching', quick ? 1_000 : 10_000),
-    getConcurrency: args.number('get-concurrency', 16),
-    getRatePerS: args.number('get-rate', 4000),
-    db,
-    allowShared: args.flag('allow-shared'),
-    loadControl: loadControlFrom(args, quick),
-    command: benchCommand('bench:bulk'),
-  });
+  const args = bulkArgs();
+  const section = await runBulkBenchmark(args);
   console.log(`\n${renderBulk(section)}`);
-  const written = await writeBulkReport(args.string('out') ?? defaultOutDir(quick), section);
-  console.log(`Wrote ${written.markdown} and ${written.json}`);
+  const written = await writeBulkReport(
+    args.string('out') ?? defaultOutDir(args.flag('quick')),
+    section,
+  );
+  console.log(`Wrote ${written.join(' and ')}`);
 }
 
-async function cleanupActive(): Promise<void> {
-  for (const cleanup of [...active]) await cleanup();
-}
-
-if (require.main === module) runBenchmark(main, cleanupActive);
+if (require.main === module) runBenchmark(main, async () => cleanupInProgress?.());

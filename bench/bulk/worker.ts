@@ -78,8 +78,7 @@ async function untilAnswering(cache: RedisCache): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const args = new Args();
-  args.assertKnown(['variant', 'redis', 'db', 'app', 'device']);
+  const args = new Args([], ['variant', 'redis', 'db', 'app', 'device']);
   const variant = args.required('variant') as BulkVariant;
   if (!BULK_VARIANTS.includes(variant)) throw new Error(`Unknown --variant ${variant}`);
   const db = Number(args.string('db') ?? 0);

@@ -31,10 +31,9 @@ function nestVersion(): string {
 }
 
 async function main(): Promise<void> {
-  const args = new Args();
-  args.assertKnown(['variant', 'adapter', 'redis', 'port']);
-  const [variant] = args.list('variant', [], ALL_INJECTION_VARIANTS) as InjectionVariant[];
-  const [adapter] = args.list('adapter', ['fastify'], HTTP_ADAPTERS) as HttpAdapter[];
+  const args = new Args([], ['variant', 'adapter', 'redis', 'port']);
+  const [variant] = args.list('variant', [], ALL_INJECTION_VARIANTS);
+  const [adapter] = args.list('adapter', ['fastify'], HTTP_ADAPTERS);
   if (!variant) throw new Error('Missing --variant');
   const module = appModuleFor(variant, args.required('redis'));
 

@@ -17,7 +17,7 @@ import { Registry } from 'prom-client';
 import { KeyCountRefresher } from '../../src/metrics/key-count-refresher';
 import { RedisStore } from '../../src/stores/redis.store';
 import { Args } from '../support/args';
-import { acquireBenchRedis } from '../support/redis';
+import { acquireBenchRedis, unlinkMatching } from '../support/redis';
 import { formatInt, markdownTable, sleep } from '../support/stats';
 import { FILLER_APPS, fillerKey, writeKeys } from '../bulk/dataset';
 
@@ -59,7 +59,10 @@ async function measure(
 }
 
 async function main(): Promise<void> {
-  const args = new Args(process.argv.slice(2));
+  const args = new Args(
+    ['quick', 'single-only'],
+    ['keys', 'instances', 'interval-ms', 'intervals', 'samples'],
+  );
   const quick = args.flag('quick');
   const keys = args.number('keys', quick ? 50_000 : 1_000_000);
   const instancesWanted = args.number('instances', 4);
@@ -188,12 +191,7 @@ async function main(): Promise<void> {
   } finally {
     for (const { store } of instances) await store.close();
     if (!redis.owned) {
-      let cursor = '0';
-      do {
-        const [next, found] = await admin.scan(cursor, 'MATCH', '/*-kc*/*', 'COUNT', 10_000);
-        cursor = next;
-        if (found.length) await admin.unlink(...found);
-      } while (cursor !== '0');
+      await unlinkMatching(admin, '/*-kc*/*');
       await admin.del('key-counts:lease', 'key-counts:figures');
     }
     admin.disconnect();

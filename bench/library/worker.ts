@@ -5,11 +5,10 @@
 // it deletes the keys it wrote, closes its client and prints `RESULT {json}`.
 //   node bench/dist/bench/library/worker.js --variant cache-get-hit \
 //     --redis redis://127.0.0.1:6379 --warmup 2 --concurrency 64
-import { createHistogram } from 'node:perf_hooks';
-import type { RecordableHistogram } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { Args } from '../support/args';
-import { sleep } from '../support/stats';
+import { addTally, ClosedLoop, emptyTally } from '../support/closed-loop';
+import type { Tally } from '../support/closed-loop';
 import type { Operation } from './clients/operation';
 import { LIBRARY_VARIANTS, parseVariant } from './variants';
 import type { LibraryVariant, WorkerReady, WorkerResult, WorkerSlice } from './variants';
@@ -32,90 +31,6 @@ async function operationFor(variant: LibraryVariant, url: string): Promise<Opera
   }
 }
 
-/** What a closed loop counted over some time: one slice, or all slices kept. */
-interface Tally {
-  ops: number;
-  unexpected: number;
-  errors: number;
-  cpuUs: number;
-  seconds: number;
-  /** Latency of each counted operation, in ns. */
-  latency: RecordableHistogram;
-}
-
-const emptyTally = (): Tally => ({
-  ops: 0,
-  unexpected: 0,
-  errors: 0,
-  cpuUs: 0,
-  seconds: 0,
-  latency: createHistogram(),
-});
-
-/**
- * `concurrency` async loops, each issuing the next operation as the previous one settles. Every
- * run is a slice of its own; the orchestrator keeps it or drops it (other work took the CPU).
- */
-class ClosedLoop {
-  readonly kept = emptyTally();
-  private slice = emptyTally();
-  private counting = false;
-  private active = false;
-
-  constructor(
-    private readonly operation: Operation,
-    private readonly concurrency: number,
-  ) {}
-
-  /** Runs for `ms`, counting (and timing) what completes in that window. */
-  async run(ms: number): Promise<Tally> {
-    const slice = (this.slice = emptyTally());
-    this.active = true;
-    this.counting = true;
-    const cpuBefore = process.cpuUsage();
-    const started = performance.now();
-    const loops = Array.from({ length: this.concurrency }, () => this.loop(slice));
-    await sleep(ms);
-    this.counting = false;
-    slice.seconds = (performance.now() - started) / 1000;
-    const cpu = process.cpuUsage(cpuBefore);
-    slice.cpuUs = cpu.user + cpu.system;
-    this.active = false;
-    await Promise.all(loops);
-    return slice;
-  }
-
-  /** Adds the last slice to the kept figures. */
-  keep(): void {
-    const { kept, slice } = this;
-    kept.ops += slice.ops;
-    kept.unexpected += slice.unexpected;
-    kept.errors += slice.errors;
-    kept.cpuUs += slice.cpuUs;
-    kept.seconds += slice.seconds;
-    kept.latency.add(slice.latency);
-    this.slice = emptyTally();
-  }
-
-  private async loop(slice: Tally): Promise<void> {
-    while (this.active) {
-      const started = performance.now();
-      try {
-        const result = await this.operation.run();
-        if (!this.counting) continue;
-        slice.latency.record(Math.max(1, Math.round((performance.now() - started) * 1e6)));
-        slice.ops++;
-        if (!this.operation.isExpected(result)) slice.unexpected++;
-      } catch {
-        if (this.counting) {
-          slice.ops++;
-          slice.errors++;
-        }
-      }
-    }
-  }
-}
-
 function print(tag: string, value: unknown): Promise<void> {
   return new Promise((resolve) =>
     process.stdout.write(`${tag} ${JSON.stringify(value)}\n`, () => resolve()),
@@ -123,16 +38,22 @@ function print(tag: string, value: unknown): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const args = new Args();
-  args.assertKnown(['variant', 'redis', 'warmup', 'concurrency']);
-  const [variant] = args.list('variant', [], LIBRARY_VARIANTS) as LibraryVariant[];
+  const args = new Args([], ['variant', 'redis', 'warmup', 'concurrency']);
+  const [variant] = args.list('variant', [], LIBRARY_VARIANTS);
   if (!variant) throw new Error('Missing --variant');
   const url = args.required('redis');
   const warmupMs = args.number('warmup', 2) * 1000;
   const concurrency = args.number('concurrency', 64);
 
   const operation = await operationFor(variant, url);
-  const loop = new ClosedLoop(operation, concurrency);
+  const loop = new ClosedLoop(
+    () => operation.run(),
+    (r) => operation.isExpected(r),
+    concurrency,
+    true,
+  );
+  const kept = emptyTally();
+  let last: Tally | undefined;
   // Warm-up: JIT, connection, and a check that the variant does what it should.
   const warmup = await loop.run(warmupMs);
   if (warmup.ops === 0 || warmup.unexpected + warmup.errors > 0) {
@@ -148,7 +69,8 @@ async function main(): Promise<void> {
   for await (const line of commands) {
     const [command, argument] = line.trim().split(/\s+/);
     if (command === 'RUN') {
-      const { ops, seconds, cpuUs, unexpected, errors } = await loop.run(Number(argument));
+      last = await loop.run(Number(argument));
+      const { ops, seconds, cpuUs, unexpected, errors } = last;
       const slice: WorkerSlice = {
         ops,
         seconds,
@@ -159,7 +81,8 @@ async function main(): Promise<void> {
       };
       await print('SLICE', slice);
     } else if (command === 'KEEP') {
-      loop.keep();
+      if (last) addTally(kept, last);
+      last = undefined;
     } else if (command === 'DROP') {
       // The slice is simply not added.
     } else if (command === 'END') {
@@ -173,7 +96,7 @@ async function main(): Promise<void> {
   const metricsCount = await operation.metricsCount?.();
   await operation.close();
   const lifetime = process.cpuUsage();
-  const { ops, seconds, cpuUs, unexpected, errors, latency } = loop.kept;
+  const { ops, seconds, cpuUs, unexpected, errors, latency } = kept;
   const result: WorkerResult = {
     variant,
     node: process.version,

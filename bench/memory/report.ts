@@ -1,14 +1,8 @@
-// What the memory benchmark records (memory.json) and how it renders it (memory.md, and the
-// section a combined report takes).
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { format, resolveConfig } from 'prettier';
+// What the memory benchmark records (memory.json) and renders (memory.md, and the suite's section).
 import type { EnvironmentInfo } from '../support/environment';
-import { repoRoot } from '../support/paths';
-import { formatInt, markdownTable } from '../support/stats';
+import { describeVariants, environmentLines, table, writeReport } from '../support/report';
+import { formatInt } from '../support/stats';
 import type { MemorySample, MemoryVariant } from './variants';
-
-const MiB = 2 ** 20;
 
 /**
  * "No growth that keeps going": from the halfway sample to the last, heapUsed (after GC) may move
@@ -46,29 +40,27 @@ export interface MemoryRow {
   growth: MemoryGrowth;
 }
 
-export interface MemorySettings {
-  mode: 'default' | 'quick';
-  ops: number;
-  sampleEvery: number;
-  concurrency: number;
-  getShare: number;
-  contexts: number;
-  valueBytes: number;
-  heapFlatMiB: number;
-  rssFlatMiB: number;
-  pinning: string;
-  nodeArgs: string[];
-  command: string;
-}
-
 export interface MemorySection {
-  settings: MemorySettings;
+  settings: {
+    mode: 'default' | 'quick';
+    ops: number;
+    sampleEvery: number;
+    concurrency: number;
+    getShare: number;
+    contexts: number;
+    valueBytes: number;
+    heapFlatMiB: number;
+    rssFlatMiB: number;
+    pinning: string;
+    nodeArgs: string[];
+    command: string;
+  };
   environment: EnvironmentInfo;
   descriptions: Record<string, string>;
   rows: MemoryRow[];
 }
 
-export const toMiB = (bytes: number) => bytes / MiB;
+export const toMiB = (bytes: number) => bytes / 2 ** 20;
 
 /** Growth from the sample nearest half the operations to the last. */
 export function growthOf(series: readonly MemorySample[]): MemoryGrowth {
@@ -91,105 +83,73 @@ export function growthOf(series: readonly MemorySample[]): MemoryGrowth {
 const mib = (bytes: number) => toMiB(bytes).toFixed(1);
 const signedMiB = (value: number) => `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(2)}`;
 
-const VARIANT_LABELS: Record<MemoryVariant, string> = {
+const VARIANT_LABELS: Record<string, string> = {
   'contextual-cache': '`ContextualCache`, metrics on',
   'raw-ioredis': 'raw ioredis',
 };
 
 export function renderMemory(section: MemorySection): string {
-  const { settings, rows } = section;
-  const out: string[] = [];
-  out.push('## 4. Memory: a long run of cache operations', '');
-  out.push(
-    `Each variant is a fresh worker process (\`node --expose-gc\`, one ioredis connection) doing ${formatInt(settings.ops)} operations, ${settings.concurrency} in flight: ${Math.round(settings.getShare * 100)} % gets (keys of which about half exist: hits and misses) and ${Math.round((1 - settings.getShare) * 100)} % sets of a ${settings.valueBytes}-byte value, each on a random one of ${formatInt(settings.contexts)} app-and-device contexts. ` +
-      `Every ${formatInt(settings.sampleEvery)} operations the in-flight ones finish, the metrics registry is scraped (contextual-cache), GC runs twice and \`process.memoryUsage()\` is recorded. ` +
+  const { settings: s, rows } = section;
+  // The variants sample at the same operation counts: their series side by side.
+  const marks = rows[0]?.series.map((sample) => sample.ops) ?? [];
+  const at = (row: MemoryRow, ops: number) => row.series.find((sample) => sample.ops === ops);
+  return [
+    '## 4. Memory: a long run of cache operations',
+    '',
+    `Each variant is a fresh worker process (\`node --expose-gc\`, one ioredis connection) doing ${formatInt(s.ops)} operations, ${s.concurrency} in flight: ${Math.round(s.getShare * 100)} % gets (keys of which about half exist: hits and misses) and ${Math.round((1 - s.getShare) * 100)} % sets of a ${s.valueBytes}-byte value, each on a random one of ${formatInt(s.contexts)} app-and-device contexts. ` +
+      `Every ${formatInt(s.sampleEvery)} operations the in-flight ones finish, the metrics registry is scraped (contextual-cache), GC runs twice and \`process.memoryUsage()\` is recorded. ` +
       `"Growth" is from the halfway sample to the last; it counts as flat when heapUsed moved by at most ${HEAP_FLAT_MIB} MiB and RSS by at most ${RSS_FLAT_MIB} MiB.`,
     '',
-  );
-
-  const summary = rows.map((row) => [
-    VARIANT_LABELS[row.variant],
-    formatInt(row.opsPerSec),
-    `${formatInt(row.hits)} / ${formatInt(row.misses)} / ${formatInt(row.sets)}`,
-    formatInt(row.errors),
-    row.metricsCounted === undefined ? '' : formatInt(row.metricsCounted),
-    `${formatInt(row.growth.fromOps)} → ${formatInt(row.growth.toOps)}`,
-    signedMiB(row.growth.rssMiB),
-    signedMiB(row.growth.heapUsedMiB),
-    row.growth.heapBytesPerOp.toFixed(2),
-    row.growth.flat ? 'flat' : 'GROWING',
-  ]);
-  out.push(
-    markdownTable(
+    table(rows, [
+      ['Variant', (row) => VARIANT_LABELS[row.variant]],
+      ['ops/s', (row) => formatInt(row.opsPerSec)],
       [
-        'Variant',
-        'ops/s',
         'hits / misses / sets',
-        'errors',
-        'counted by metrics',
-        'growth over ops',
-        'RSS MiB',
-        'heapUsed MiB',
-        'heap bytes/op',
-        'verdict',
+        (row) => [row.hits, row.misses, row.sets].map(formatInt).join(' / '),
       ],
-      summary,
-    ),
-    '',
-  );
-
-  // The series, variants side by side (they sample at the same operation counts).
-  const marks = rows[0]?.series.map((s) => s.ops) ?? [];
-  const series = marks.map((ops) => [
-    formatInt(ops),
-    ...rows.flatMap((row) => {
-      const sample = row.series.find((s) => s.ops === ops);
-      return sample ? [mib(sample.rssBytes), mib(sample.heapUsedBytes)] : ['', ''];
-    }),
-  ]);
-  out.push(
-    markdownTable(
+      ['errors', (row) => formatInt(row.errors)],
       [
-        'Operations',
-        ...rows.flatMap((row) => [`${row.variant} RSS MiB`, `${row.variant} heapUsed MiB`]),
+        'counted by metrics',
+        (row) => (row.metricsCounted === undefined ? '' : formatInt(row.metricsCounted)),
       ],
-      series,
-    ),
+      [
+        'growth over ops',
+        (row) => `${formatInt(row.growth.fromOps)} → ${formatInt(row.growth.toOps)}`,
+      ],
+      ['RSS MiB', (row) => signedMiB(row.growth.rssMiB)],
+      ['heapUsed MiB', (row) => signedMiB(row.growth.heapUsedMiB)],
+      ['heap bytes/op', (row) => row.growth.heapBytesPerOp.toFixed(2)],
+      ['verdict', (row) => (row.growth.flat ? 'flat' : 'GROWING')],
+    ]),
     '',
-  );
-
-  out.push('**Variants.**', '');
-  for (const [variant, description] of Object.entries(section.descriptions)) {
-    out.push(`- ${VARIANT_LABELS[variant as MemoryVariant] ?? variant}: ${description}`);
-  }
-  const env = section.environment;
-  out.push(
+    table(marks, [
+      ['Operations', (ops) => formatInt(ops)],
+      ...rows.flatMap((row) => [
+        [`${row.variant} RSS MiB`, (ops: number) => mib(at(row, ops)?.rssBytes ?? NaN)] as const,
+        [
+          `${row.variant} heapUsed MiB`,
+          (ops: number) => mib(at(row, ops)?.heapUsedBytes ?? NaN),
+        ] as const,
+      ]),
+    ]),
+    '',
+    '**Variants.**',
+    '',
+    ...describeVariants(section.descriptions, (v) => VARIANT_LABELS[v] ?? v),
     '',
     '**Run.**',
     '',
-    `- Date: ${env.date.slice(0, 16).replace('T', ' ')} UTC`,
-    `- Machine: ${env.cpuCount} cores (${env.cpuModel}), ${env.memoryGiB} GiB, ${env.kernel}`,
-    `- Node: ${env.nodes.map((n) => n.version).join(', ')}`,
-    `- Redis: ${env.redis.version} on loopback${env.redis.owned ? ', started by the benchmark' : ' (REDIS_URL)'}`,
-    ...(env.srcCommit ? [`- Measured \`src/\` at commit ${env.srcCommit}`] : []),
-    `- Placement: ${settings.pinning}; other load during the runs: ${rows.map((r) => r.foreignCores.toFixed(2)).join(', ')} cores`,
-    `- Command: \`${settings.command}\``,
+    ...environmentLines(section.environment, 'the workers'),
+    `- Placement: ${s.pinning}; other load during the runs: ${rows.map((r) => r.foreignCores.toFixed(2)).join(', ')} cores`,
+    `- Command: \`${s.command}\``,
     '',
-  );
-  return out.join('\n');
+  ].join('\n');
 }
 
-/** Writes memory.json and memory.md (formatted with the repo's Prettier) into `outDir`. */
-export async function writeMemoryReport(
-  outDir: string,
-  section: MemorySection,
-): Promise<{ json: string; markdown: string }> {
-  mkdirSync(outDir, { recursive: true });
-  const jsonPath = join(outDir, 'memory.json');
-  const markdownPath = join(outDir, 'memory.md');
-  writeFileSync(jsonPath, `${JSON.stringify(section, null, 2)}\n`);
-  const markdown = `# Benchmark: memory over a long run\n\n${renderMemory(section)}`;
-  const options = (await resolveConfig(markdownPath)) ?? {};
-  writeFileSync(markdownPath, await format(markdown, { ...options, filepath: markdownPath }));
-  return { json: relative(repoRoot, jsonPath), markdown: relative(repoRoot, markdownPath) };
-}
+export const writeMemoryReport = (outDir: string, section: MemorySection) =>
+  writeReport(
+    outDir,
+    'memory',
+    section,
+    (s) => `# Benchmark: memory over a long run\n\n${renderMemory(s)}`,
+  );

@@ -52,8 +52,7 @@ async function writeSetKeys(
 }
 
 async function main(): Promise<void> {
-  const args = new Args();
-  args.assertKnown(['variant', 'redis', 'tag', 'ops', 'sample-every', 'concurrency']);
+  const args = new Args([], ['variant', 'redis', 'tag', 'ops', 'sample-every', 'concurrency']);
   const variant = args.required('variant') as MemoryVariant;
   if (!MEMORY_VARIANTS.includes(variant)) throw new Error(`Unknown --variant ${variant}`);
   const tag = args.required('tag');

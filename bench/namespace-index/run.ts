@@ -11,7 +11,7 @@ import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { RedisCache } from '../../src';
 import { Args } from '../support/args';
-import { acquireBenchRedis } from '../support/redis';
+import { acquireBenchRedis, unlinkMatching } from '../support/redis';
 import { formatInt, markdownTable, median, sleep } from '../support/stats';
 import { fillerKey, writeKeys } from '../bulk/dataset';
 
@@ -69,7 +69,10 @@ async function commandUsec(admin: Redis): Promise<Record<string, { calls: number
 }
 
 async function main(): Promise<void> {
-  const args = new Args(process.argv.slice(2));
+  const args = new Args(
+    ['quick'],
+    ['keys', 'namespace-keys', 'rounds', 'get-rate', 'concurrency', 'slice-ms', 'slices'],
+  );
   const quick = args.flag('quick');
   const keys = args.number('keys', quick ? 50_000 : 1_000_000);
   const namespaceKeys = args.number('namespace-keys', 1_000);
@@ -243,14 +246,7 @@ async function main(): Promise<void> {
       `apps-of:/${DEVICE}`,
       'apps-of:/w-*',
     ];
-    for (const pattern of redis.owned ? [] : written) {
-      let cursor = '0';
-      do {
-        const [next, found] = await admin.scan(cursor, 'MATCH', pattern, 'COUNT', 10_000);
-        cursor = next;
-        if (found.length) await admin.unlink(...found);
-      } while (cursor !== '0');
-    }
+    for (const pattern of redis.owned ? [] : written) await unlinkMatching(admin, pattern);
     admin.disconnect();
     await redis.release();
   }

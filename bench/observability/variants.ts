@@ -65,11 +65,3 @@ export function variantEnv(
   }
   return env;
 }
-
-/** Variables of the parent environment that would change what a variant measures. */
-export function isMeasurementVariable(name: string): boolean {
-  return (
-    /^(OTEL_|CACHE_|REDIS_)/.test(name) ||
-    ['PORT', 'HOST', 'LOG_LEVEL', 'NODE_OPTIONS', 'NODE_ENV'].includes(name)
-  );
-}

@@ -11,20 +11,17 @@
 // Prints Markdown; docs/failing-open.md quotes a run. Options: --quick, --burst 10000,50000,
 // --rounds N (3), --calm N (8), --busy N (1000), --phase S (10), --devices N (50), --no-pin.
 import autocannon from 'autocannon';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Logger } from '@nestjs/common';
 import type { LoggerService } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { RedisCache } from '../../src';
 import { Args } from '../support/args';
-import { stopChild } from '../support/child';
 import { resolveNodes } from '../support/nodes';
-import { freePort } from '../../test/support/redis-server';
+import { metricTotals, startRenderer } from '../support/renderer';
+import type { RunningRenderer } from '../support/renderer';
 import { repoRoot } from '../support/paths';
-import { pinnedCommand, pinningAvailable, pinProcess, SUPPORT_CPU } from '../support/pin';
+import { pinningAvailable, pinProcess, SUPPORT_CPU } from '../support/pin';
 import { acquireBenchRedis, BENCH_VALUE } from '../support/redis';
 import type { BenchRedis } from '../support/redis';
 import { formatInt, markdownTable, sleep } from '../support/stats';
@@ -151,68 +148,21 @@ function renderBurst(rounds: BurstRound[]): string {
 // 2. HTTP past capacity
 // ---------------------------------------------------------------------------------------------
 
-interface Renderer {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  base: string;
-  logs: string[];
-}
-
-async function startRenderer(node: string, redisUrl: string, pin: boolean): Promise<Renderer> {
-  const port = await freePort();
-  const env: Record<string, string | undefined> = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if (/^(OTEL_|CACHE_|REDIS_)/.test(name)) delete env[name];
-  }
-  Object.assign(env, {
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    REDIS_URL: redisUrl,
-    LOG_LEVEL: 'warn',
-  });
-  const main = join(repoRoot, 'apps', 'renderer', 'dist', 'main.js');
-  const [binary, args] = pinnedCommand(pin, node, [main]);
-  const child = spawn(binary, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const logs: string[] = [];
-  for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => logs.push(line));
-  }
-  const base = `http://127.0.0.1:${port}`;
-  for (let waited = 0; ; waited += 200) {
-    if (child.exitCode !== null) throw new Error(`renderer exited:\n${logs.join('\n')}`);
-    const live = await fetch(`${base}/health/live`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (live) return { child, exited, base, logs };
-    if (waited > 30_000) throw new Error('renderer did not answer /health/live in 30 s');
-    await sleep(200);
-  }
-}
-
-/** Sums the series of `name` whose labels include every one of `labels`, by `by`'s value. */
-function sumBy(text: string, name: string, labels: string[], by: string): Record<string, number> {
-  const sums: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    const match = /^([a-z_]+)\{(.*)\} (\S+)$/.exec(line);
-    if (!match || !match[1].endsWith(name) || !labels.every((l) => match[2].includes(l))) continue;
-    const value = new RegExp(`${by}="([^"]*)"`).exec(match[2])?.[1] ?? '';
-    sums[value] = (sums[value] ?? 0) + Number(match[3]);
-  }
-  return sums;
-}
-
 interface Scrape {
   renders: Record<string, number>;
   errors: Record<string, number>;
 }
 
-async function scrape(renderer: Renderer): Promise<Scrape> {
+async function scrape(renderer: RunningRenderer): Promise<Scrape> {
   const text = await (await fetch(`${renderer.base}/metrics`)).text();
   return {
-    renders: sumBy(text, 'request_duration_seconds_count', [`route="${RENDER_ROUTE}"`], 'cache'),
-    errors: sumBy(text, 'errors_total', [], 'kind'),
+    renders: metricTotals(
+      text,
+      'request_duration_seconds_count',
+      [`route="${RENDER_ROUTE}"`],
+      'cache',
+    ),
+    errors: metricTotals(text, 'errors_total', [], 'kind'),
   };
 }
 
@@ -238,14 +188,14 @@ interface Phase {
 }
 
 async function phase(
-  renderer: Renderer,
+  renderer: RunningRenderer,
   name: string,
   connections: number,
   seconds: number,
   paths: string[],
 ): Promise<Phase> {
   const before = await scrape(renderer);
-  const logsBefore = renderer.logs.length;
+  const logsBefore = renderer.child.lines.length;
   const result = await autocannon({
     url: renderer.base,
     connections,
@@ -265,7 +215,7 @@ async function phase(
     timeouts: result.timeouts + result.errors,
     renders: delta(after.renders, before.renders),
     errors: delta(after.errors, before.errors),
-    logs: renderer.logs.slice(logsBefore).filter((line) => /redis|cache/i.test(line)),
+    logs: renderer.child.lines.slice(logsBefore).filter((line) => /redis|cache/i.test(line)),
   };
 }
 
@@ -309,7 +259,10 @@ function renderHttp(phases: Phase[]): string {
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const args = new Args(process.argv.slice(2));
+  const args = new Args(
+    ['quick', 'no-pin'],
+    ['burst', 'rounds', 'calm', 'busy', 'phase', 'devices', 'node'],
+  );
   const quick = args.flag('quick');
   const bursts = (args.string('burst') ?? (quick ? '10000' : '10000,50000')).split(',').map(Number);
   const rounds = args.number('rounds', quick ? 1 : 3);
@@ -321,7 +274,7 @@ async function main(): Promise<void> {
   const [node] = resolveNodes([args.string('node') ?? '24']);
 
   let redis: BenchRedis | undefined;
-  let renderer: Renderer | undefined;
+  let renderer: RunningRenderer | undefined;
   try {
     redis = await acquireBenchRedis();
     console.log(
@@ -335,7 +288,12 @@ async function main(): Promise<void> {
     console.log(`## Burst: reads started at once by one process\n\n${renderBurst(burstRounds)}\n`);
 
     if (pin) pinProcess(process.pid, SUPPORT_CPU);
-    renderer = await startRenderer(node.binary, redis.url, pin);
+    const main = join(repoRoot, 'apps', 'renderer', 'dist', 'main.js');
+    const url = redis.url;
+    renderer = await startRenderer(node.binary, [main], pin, () => ({
+      REDIS_URL: url,
+      LOG_LEVEL: 'warn',
+    }));
     const paths = Array.from(
       { length: devices },
       (_, i) => `/apps/${APP}/devices/bench-${i}/render`,
@@ -350,7 +308,7 @@ async function main(): Promise<void> {
       `## HTTP past capacity: the renderer's cached render route, ${devices} devices, ${seconds} s per phase\n\n${renderHttp(phases)}`,
     );
   } finally {
-    if (renderer) await stopChild(renderer, 10_000);
+    await renderer?.child.stop();
     await redis?.release();
   }
 }

@@ -1,28 +1,29 @@
-/** Minimal `--flag`, `--key value` and `--key=value` parsing for the bench scripts. */
-export class Args {
-  private readonly values = new Map<string, string | true>();
+// Command-line options of the bench scripts, parsed by node:util's parseArgs (strict: a typo in an
+// option name fails instead of being ignored).
+import { parseArgs } from 'node:util';
 
-  constructor(argv: readonly string[] = process.argv.slice(2)) {
-    for (let i = 0; i < argv.length; i++) {
-      const arg = argv[i];
-      if (!arg.startsWith('--')) throw new Error(`Unexpected argument ${JSON.stringify(arg)}`);
-      const eq = arg.indexOf('=');
-      if (eq > 0) {
-        this.values.set(arg.slice(2, eq), arg.slice(eq + 1));
-      } else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) {
-        this.values.set(arg.slice(2), argv[++i]);
-      } else {
-        this.values.set(arg.slice(2), true);
-      }
-    }
+export class Args {
+  private readonly values: Record<string, unknown>;
+
+  /** `flags` take no value; every name in `options` takes one (`--key value` or `--key=value`). */
+  constructor(
+    flags: readonly string[],
+    options: readonly string[],
+    argv: readonly string[] = process.argv.slice(2),
+  ) {
+    const spec = Object.fromEntries([
+      ...flags.map((name) => [name, { type: 'boolean' as const }]),
+      ...options.map((name) => [name, { type: 'string' as const }]),
+    ]);
+    this.values = parseArgs({ args: [...argv], options: spec, strict: true }).values;
   }
 
   flag(name: string): boolean {
-    return this.values.get(name) === true || this.values.get(name) === 'true';
+    return this.values[name] === true;
   }
 
   string(name: string): string | undefined {
-    const value = this.values.get(name);
+    const value = this.values[name];
     return typeof value === 'string' ? value : undefined;
   }
 
@@ -36,27 +37,17 @@ export class Args {
     const value = this.string(name);
     if (value === undefined) return fallback;
     const parsed = Number(value);
-    if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`--${name} must be a number > 0`);
+    if (!Number.isFinite(parsed) || parsed < 0) throw new Error(`--${name} must be a number ≥ 0`);
     return parsed;
   }
 
-  list(name: string, fallback: readonly string[], allowed?: readonly string[]): string[] {
+  list<T extends string>(name: string, fallback: readonly T[], allowed: readonly T[]): T[] {
     const value = this.string(name);
     const items = value === undefined ? [...fallback] : value.split(',').filter(Boolean);
-    for (const item of items) {
-      if (allowed && !allowed.includes(item)) {
-        throw new Error(
-          `--${name}: unknown ${JSON.stringify(item)} (one of ${allowed.join(', ')})`,
-        );
-      }
+    const unknown = items.filter((item) => !allowed.includes(item as T));
+    if (unknown.length > 0) {
+      throw new Error(`--${name}: unknown ${unknown.join(', ')} (one of ${allowed.join(', ')})`);
     }
-    return items;
-  }
-
-  /** Names given that are not in `known`: a typo should fail, not be ignored. */
-  assertKnown(known: readonly string[]): void {
-    const unknown = [...this.values.keys()].filter((name) => !known.includes(name));
-    if (unknown.length > 0)
-      throw new Error(`Unknown option(s): ${unknown.map((n) => `--${n}`).join(', ')}`);
+    return items as T[];
   }
 }

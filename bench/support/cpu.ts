@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import type { LoadControl } from './run-control';
 import { sleep } from './stats';
 
 /**
@@ -102,5 +103,34 @@ export async function waitForQuiet(
     if (foreign < thresholdCores || performance.now() > deadline) return foreign;
     if (!warned) onWait(foreign);
     warned = true;
+  }
+}
+
+/**
+ * Measures once other work has quietened (`wait`), and again, up to `load.retries` times, when
+ * other work took more than `load.maxForeignCores` meanwhile: it would have slowed the measurement.
+ * `discard` hears of each measurement thrown away.
+ */
+export async function measureQuietly<T extends { foreignCores: number }>(
+  load: LoadControl,
+  ownPids: readonly (number | undefined)[],
+  what: string,
+  measure: () => Promise<T>,
+  { log = console.log, discard = (_: T) => {}, wait = true, retries = load.retries } = {},
+): Promise<T & { attempts: number }> {
+  for (let attempt = 1; ; attempt++) {
+    if (wait) {
+      await waitForQuiet(ownPids, load.quietCores, load.maxWaitS * 1000, (cores) =>
+        log(`  waiting: other work is using ${cores.toFixed(2)} cores`),
+      );
+    }
+    const value = await measure();
+    if (value.foreignCores <= load.maxForeignCores || attempt > retries) {
+      return { ...value, attempts: attempt };
+    }
+    discard(value);
+    log(
+      `  ${what}: other work took ${value.foreignCores.toFixed(2)} cores meanwhile; measuring again`,
+    );
   }
 }

@@ -38,3 +38,10 @@ export function describePinning(pin: boolean, measured: string): string {
     ? `${measured} pinned to cpu ${MEASURED_CPU}; orchestrator and redis-server pinned to cpu ${SUPPORT_CPU} (taskset)`
     : 'not pinned';
 }
+
+/** Pins this process (the orchestrator, the load generator) and redis-server to the support core. */
+export function pinSupport(pin: boolean, redisPid: number | undefined): void {
+  if (!pin) return;
+  pinProcess(process.pid, SUPPORT_CPU);
+  if (redisPid !== undefined) pinProcess(redisPid, SUPPORT_CPU);
+}

@@ -46,3 +46,20 @@ export async function acquireBenchRedis(): Promise<BenchRedis> {
     },
   };
 }
+
+/** UNLINKs the keys matching `pattern` that `own` accepts (what a run wrote); resolves how many. */
+export async function unlinkMatching(
+  client: Redis,
+  pattern: string,
+  own = (_key: string) => true,
+): Promise<number> {
+  let removed = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 10_000);
+    cursor = next;
+    const mine = keys.filter(own);
+    if (mine.length > 0) removed += await client.unlink(...mine);
+  } while (cursor !== '0');
+  return removed;
+}

@@ -1,6 +1,6 @@
-// What both benchmark orchestrators share: how they wait for a quiet machine and pin processes,
-// the command line they report, and how they run and clean up.
-import type { Args } from './args';
+// What the orchestrators share: their common options, the settings that keep other work on the
+// machine out of the figures, the command line they report, and how they run and clean up.
+import { Args } from './args';
 import { pinningAvailable } from './pin';
 
 /** Settings that keep other work on the machine out of the figures. */
@@ -13,22 +13,27 @@ export interface LoadControl {
   pin: boolean;
 }
 
-export const LOAD_CONTROL_OPTIONS = [
-  'node-args',
-  'quiet-cores',
-  'max-wait',
-  'max-foreign-cores',
-  'retries',
-  'no-pin',
-] as const;
+/** An orchestrator's options: its own, plus --quick, --out and the load-control ones. */
+export function benchArgs(
+  flags: readonly string[],
+  options: readonly string[],
+  argv?: readonly string[],
+): Args {
+  return new Args(
+    ['quick', 'no-pin', ...flags],
+    ['out', 'node-args', 'quiet-cores', 'max-wait', 'max-foreign-cores', 'retries', ...options],
+    argv,
+  );
+}
 
-export function loadControlFrom(args: Args, quick: boolean): LoadControl {
+export function loadControlFrom(args: Args): LoadControl {
+  const quick = args.flag('quick');
   return {
     nodeArgs: (args.string('node-args') ?? '').split(' ').filter(Boolean),
     quietCores: args.number('quiet-cores', 0.2),
     maxWaitS: args.number('max-wait', quick ? 10 : 300),
     maxForeignCores: args.number('max-foreign-cores', 0.3),
-    retries: Number(args.string('retries') ?? (quick ? 0 : 2)),
+    retries: args.number('retries', quick ? 0 : 2),
     pin: !args.flag('no-pin') && pinningAvailable(),
   };
 }
@@ -40,7 +45,7 @@ export function benchCommand(script: string): string {
 }
 
 /** Runs `main`, cleans up on exit and on Ctrl-C, and exits non-zero on failure. */
-export function runBenchmark(main: () => Promise<void>, cleanup: () => Promise<void>): void {
+export function runBenchmark(main: () => Promise<void>, cleanup = async () => {}): void {
   process.once('SIGINT', () => {
     void cleanup().finally(() => process.exit(130));
   });

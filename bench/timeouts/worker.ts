@@ -9,7 +9,8 @@ import { RedisCache } from '../../src';
 import { CommandDeadlines } from '../../src/stores/command-deadlines';
 import { Args } from '../support/args';
 import { BENCH_APP, BENCH_DEVICE, BENCH_KEY, BENCH_VALUE } from '../support/redis';
-import { rotate, sleep } from '../support/stats';
+import { addTally, ClosedLoop, emptyTally } from '../support/closed-loop';
+import { rotate } from '../support/stats';
 import { TIMEOUT_MS, TIMEOUT_VARIANTS } from './variants';
 import type { TimeoutVariant, WorkerResult } from './variants';
 
@@ -63,73 +64,42 @@ async function operationFor(variant: TimeoutVariant, client: Redis): Promise<Ope
   }
 }
 
-/** One variant: its connection, its operation and what it has done while counted. */
+/** One variant: its connection, its loop and the slices it counted. */
 class Runner {
-  ops = 0;
-  misses = 0;
-  errors = 0;
-  cpuUs = 0;
-  seconds = 0;
+  readonly counted = emptyTally();
   readonly slices: number[] = [];
-  private counting = false;
-  private active = false;
+  private readonly loop: ClosedLoop;
 
   constructor(
     readonly variant: TimeoutVariant,
     readonly client: Redis,
     private readonly operation: Operation,
-    private readonly concurrency: number,
-  ) {}
-
-  /** Runs `concurrency` loops for `ms`; counts what completes in that window when `count`. */
-  async slice(ms: number, count: boolean): Promise<void> {
-    this.active = true;
-    this.counting = count;
-    const opsBefore = this.ops;
-    const cpuBefore = process.cpuUsage();
-    const started = performance.now();
-    const loops = Array.from({ length: this.concurrency }, () => this.loop());
-    await sleep(ms);
-    this.counting = false;
-    const seconds = (performance.now() - started) / 1000;
-    const cpu = process.cpuUsage(cpuBefore);
-    this.active = false;
-    await Promise.all(loops);
-    if (count) {
-      this.seconds += seconds;
-      this.cpuUs += cpu.user + cpu.system;
-      this.slices.push((this.ops - opsBefore) / seconds);
-    }
+    concurrency: number,
+  ) {
+    this.loop = new ClosedLoop(operation.run, operation.isHit, concurrency, false);
   }
 
-  private async loop(): Promise<void> {
-    while (this.active) {
-      try {
-        const result = await this.operation.run();
-        if (!this.counting) continue;
-        this.ops++;
-        if (!this.operation.isHit(result)) this.misses++;
-      } catch {
-        if (this.counting) {
-          this.ops++;
-          this.errors++;
-        }
-      }
-    }
+  /** Runs the loop for `ms`; adds what completed to the result when `count`. */
+  async slice(ms: number, count: boolean): Promise<void> {
+    const slice = await this.loop.run(ms);
+    if (!count) return;
+    addTally(this.counted, slice);
+    this.slices.push(slice.ops / slice.seconds);
   }
 
   result(): WorkerResult {
+    const { ops, unexpected, errors, cpuUs, seconds } = this.counted;
     return {
       variant: this.variant,
       node: process.version,
-      ops: this.ops,
-      seconds: this.seconds,
-      opsPerSec: this.ops / this.seconds,
-      misses: this.misses,
-      errors: this.errors,
+      ops,
+      seconds,
+      opsPerSec: ops / seconds,
+      misses: unexpected,
+      errors,
       timedOut: this.operation.timedOut(),
-      cpuUsPerOp: this.cpuUs / this.ops,
-      cores: this.cpuUs / 1e6 / this.seconds,
+      cpuUsPerOp: cpuUs / ops,
+      cores: cpuUs / 1e6 / seconds,
       slicesOpsPerSec: this.slices,
       cpuMs: 0,
     };
@@ -137,9 +107,11 @@ class Runner {
 }
 
 async function main(): Promise<void> {
-  const args = new Args();
-  args.assertKnown(['variants', 'redis', 'duration', 'slice', 'warmup', 'concurrency', 'offset']);
-  const variants = args.list('variants', [], TIMEOUT_VARIANTS) as TimeoutVariant[];
+  const args = new Args(
+    [],
+    ['variants', 'redis', 'duration', 'slice', 'warmup', 'concurrency', 'offset'],
+  );
+  const variants = args.list('variants', [], TIMEOUT_VARIANTS);
   if (variants.length === 0) throw new Error('Missing --variants');
   const durationMs = args.number('duration', 5) * 1000;
   const sliceMs = Math.min(args.number('slice', 0.5) * 1000, durationMs);
