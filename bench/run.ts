@@ -96,8 +96,8 @@ async function main(): Promise<void> {
     console.log('== 4. memory over a long run');
     report.memory = await runMemoryBenchmark(memoryArgs(quick ? ['--quick'] : []), redis, command);
   }
-  const written = await writeReport(outDir, 'benchmarks', report, renderSuite);
-  console.log(`Wrote ${[...written, writeChart(outDir, report)].join(', ')}`);
+  await writeReport(outDir, 'benchmarks', report, renderSuite);
+  console.log(`Wrote ${writeChart(outDir, report)}`);
   console.log(`\n${targetLines(report).map(describeTarget).join('\n')}`);
 }
 

@@ -24,7 +24,7 @@ import { benchScript } from '../support/paths';
 import { describePinning, pinnedCommand, pinSupport } from '../support/pin';
 import { acquireBenchRedis } from '../support/redis';
 import type { BenchRedis } from '../support/redis';
-import { defaultOutDir } from '../support/report';
+import { outDirOf } from '../support/report';
 import { benchArgs, benchCommand, loadControlFrom, runBenchmark } from '../support/run-control';
 import type { LoadControl } from '../support/run-control';
 import { formatInt, formatMs, sleep } from '../support/stats';
@@ -390,11 +390,7 @@ async function main(): Promise<void> {
   const args = bulkArgs();
   const section = await runBulkBenchmark(args);
   console.log(`\n${renderBulk(section)}`);
-  const written = await writeBulkReport(
-    args.string('out') ?? defaultOutDir(args.flag('quick')),
-    section,
-  );
-  console.log(`Wrote ${written.join(' and ')}`);
+  await writeBulkReport(outDirOf(args), section);
 }
 
 if (require.main === module) runBenchmark(main, async () => cleanupInProgress?.());

@@ -18,6 +18,7 @@ import {
   writeReport,
 } from '../support/report';
 import { formatInt, formatRatio } from '../support/stats';
+import type { WorkerResult } from '../timeouts/variants';
 
 export interface InjectionRow {
   nodeMajor: string;
@@ -39,19 +40,10 @@ export interface InjectionSection extends Described {
   rows: InjectionRow[];
 }
 
-export interface TimeoutRound {
+/** A variant's figures in one round: what the round's worker reported for it. */
+export interface TimeoutRound extends WorkerResult {
   round: number;
   position: number;
-  opsPerSec: number;
-  ops: number;
-  seconds: number;
-  misses: number;
-  errors: number;
-  /** The worker's CPU time per GET while measured, in µs. */
-  cpuUsPerOp: number;
-  /** CPU the worker used while measured, in cores. */
-  workerCores: number;
-  slicesOpsPerSec: number[];
   /** CPU used by other work during the round (all variants), in cores. */
   foreignCores: number;
   attempts: number;
@@ -189,7 +181,7 @@ export function renderTimeouts(section: TimeoutsSection): string {
         ['ratio per round', unlessBase((row) => ratioRange(row.summary))],
         ['CPU µs/op', (row) => row.summary.cpuUsPerOpMedian.toFixed(2)],
         ['CPU µs/op vs unbounded', unlessBase((row) => signed(row.summary.cpuUsPerOpOverBaseline))],
-        ['worker cores', (row) => medianOf(row.rounds, (r) => r.workerCores).toFixed(2)],
+        ['worker cores', (row) => medianOf(row.rounds, (r) => r.cores).toFixed(2)],
         ['misses+errors', (row) => String(sumOf(row.rounds, (r) => r.misses + r.errors))],
         ['other load', (row) => formatLoad(row.rounds)],
       ]),

@@ -10,16 +10,15 @@
 // --retries N (per slice), --no-pin
 import { Child } from '../support/child';
 import { describeEnvironment, srcCommit } from '../support/environment';
-import { describeRound, loadInSlices, roundOf, summarise } from '../support/http';
+import { describeRound, roundOf, runHttpRound, summarise } from '../support/http';
 import type { HttpApp, HttpLoad } from '../support/http';
 import { NODE_MAJORS, resolveNodes } from '../support/nodes';
 import { NESTJS_12_WORKSPACE, benchScript } from '../support/paths';
 import { describePinning, pinnedCommand, pinSupport } from '../support/pin';
 import { acquireBenchRedis, BENCH_VALUE } from '../support/redis';
 import type { BenchRedis } from '../support/redis';
-import { defaultOutDir } from '../support/report';
+import { outDirOf } from '../support/report';
 import { benchArgs, benchCommand, loadControlFrom, runBenchmark } from '../support/run-control';
-import { rotate } from '../support/stats';
 import type { AppReadyInfo } from './app';
 import { writeCoreReport } from './report';
 import type { InjectionRow } from './report';
@@ -141,19 +140,14 @@ async function main(): Promise<void> {
     for (const node of nodes) {
       for (const adapter of adapters) {
         await redis.seed();
-        const apps: (HttpApp & { child: Child })[] = [];
-        try {
-          for (const variant of rotate(variants, round - 1)) {
-            apps.push(await startApp(node.binary, adapter, variant, settings));
-          }
-          await loadInSlices(apps, settings, [redis.pid, ...apps.map((a) => a.pid)]);
-          for (const app of apps) await verify(app.url, app.variant);
-        } finally {
-          for (const { child } of apps) {
+        const apps = await runHttpRound(variants, round, settings, redis.pid, {
+          start: (variant) => startApp(node.binary, adapter, variant as InjectionVariant, settings),
+          after: (app) => verify(app.url, app.variant),
+          stop: async ({ child }) => {
             await child.stop();
             running.delete(child);
-          }
-        }
+          },
+        });
         for (const [index, app] of apps.entries()) {
           const figures = roundOf(app, round, index + 1);
           rowFor(node.major, adapter, app.variant).rounds.push(figures);
@@ -165,7 +159,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const written = await writeCoreReport(args.string('out') ?? defaultOutDir(quick), {
+  await writeCoreReport(outDirOf(args), {
     injection: {
       settings: {
         ...settings,
@@ -190,7 +184,6 @@ async function main(): Promise<void> {
       })),
     },
   });
-  console.log(`Wrote ${written.join(' and ')}`);
 }
 
 async function cleanup(): Promise<void> {

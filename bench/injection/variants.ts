@@ -6,6 +6,8 @@ import type {
   FactoryProvider,
   NestInterceptor,
   OnApplicationShutdown,
+  Provider,
+  Type,
 } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -242,68 +244,53 @@ class RequestParamController {
 @Module({})
 class BenchAppModule {}
 
+/** Each variant's app: its controllers, the module's options (when imported), the raw client. */
+const APPS: Record<
+  InjectionVariant,
+  {
+    controllers: Type[];
+    cache?: Partial<Parameters<typeof RedisCacheModule.forRoot>[0]>;
+    raw?: true;
+    providers?: Provider[];
+  }
+> = {
+  'baseline-raw-ioredis': { controllers: [RawValueController], raw: true },
+  'current-cache-decorator': { controllers: [DecoratorValueController], cache: {} },
+  'constructor-injected': { controllers: [InjectedValueController], cache: {} },
+  'request-scoped': { controllers: [InjectedValueController], cache: { requestScoped: true } },
+  'module-no-cache-route': {
+    controllers: [RawValueController, UnmeasuredInjectedController],
+    cache: {},
+    raw: true,
+  },
+  'diag-noop-interceptor': { controllers: [NoopInterceptedController], raw: true },
+  'diag-als-interceptor': { controllers: [AlsInterceptedController], raw: true },
+  'diag-cache-singleton': { controllers: [SingletonCacheController], cache: {} },
+  'diag-no-cache-route-als-active': {
+    controllers: [RawValueController, UnmeasuredInjectedController],
+    cache: {},
+    raw: true,
+  },
+  'diag-request-param': { controllers: [RequestParamController], cache: {} },
+  'diag-decorator-context-always': {
+    controllers: [DecoratorValueController],
+    cache: { asyncLocalStorage: 'always' },
+  },
+  'diag-metrics-interceptor': {
+    controllers: [DecoratorValueController],
+    cache: {},
+    providers: [{ provide: APP_INTERCEPTOR, useClass: CacheMetricsInterceptor }],
+  },
+  'diag-raw-with-request-param': { controllers: [RawWithParamController], raw: true },
+};
+
 /** The root module of one variant's app. */
 export function appModuleFor(variant: InjectionVariant, url: string): DynamicModule {
-  const raw = { providers: [rawClientProvider(url), RawClientCloser] };
-  switch (variant) {
-    case 'baseline-raw-ioredis':
-      return { module: BenchAppModule, controllers: [RawValueController], ...raw };
-    case 'current-cache-decorator':
-      return {
-        module: BenchAppModule,
-        imports: [RedisCacheModule.forRoot({ url })],
-        controllers: [DecoratorValueController],
-      };
-    case 'constructor-injected':
-      return {
-        module: BenchAppModule,
-        imports: [RedisCacheModule.forRoot({ url })],
-        controllers: [InjectedValueController],
-      };
-    case 'diag-raw-with-request-param':
-      return { module: BenchAppModule, controllers: [RawWithParamController], ...raw };
-    case 'diag-decorator-context-always':
-      return {
-        module: BenchAppModule,
-        imports: [RedisCacheModule.forRoot({ url, asyncLocalStorage: 'always' })],
-        controllers: [DecoratorValueController],
-      };
-    case 'diag-metrics-interceptor':
-      return {
-        module: BenchAppModule,
-        imports: [RedisCacheModule.forRoot({ url })],
-        controllers: [DecoratorValueController],
-        providers: [{ provide: APP_INTERCEPTOR, useClass: CacheMetricsInterceptor }],
-      };
-    case 'request-scoped':
-      return {
-        module: BenchAppModule,
-        imports: [RedisCacheModule.forRoot({ url, requestScoped: true })],
-        controllers: [InjectedValueController],
-      };
-    case 'module-no-cache-route':
-    case 'diag-no-cache-route-als-active':
-      return {
-        module: BenchAppModule,
-        imports: [RedisCacheModule.forRoot({ url })],
-        controllers: [RawValueController, UnmeasuredInjectedController],
-        ...raw,
-      };
-    case 'diag-noop-interceptor':
-      return { module: BenchAppModule, controllers: [NoopInterceptedController], ...raw };
-    case 'diag-als-interceptor':
-      return { module: BenchAppModule, controllers: [AlsInterceptedController], ...raw };
-    case 'diag-request-param':
-      return {
-        module: BenchAppModule,
-        imports: [RedisCacheModule.forRoot({ url })],
-        controllers: [RequestParamController],
-      };
-    case 'diag-cache-singleton':
-      return {
-        module: BenchAppModule,
-        imports: [RedisCacheModule.forRoot({ url })],
-        controllers: [SingletonCacheController],
-      };
-  }
+  const { controllers, cache, raw, providers = [] } = APPS[variant];
+  return {
+    module: BenchAppModule,
+    imports: cache ? [RedisCacheModule.forRoot({ url, ...cache })] : [],
+    controllers,
+    providers: [...(raw ? [rawClientProvider(url), RawClientCloser] : []), ...providers],
+  };
 }

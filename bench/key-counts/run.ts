@@ -17,6 +17,7 @@ import { Registry } from 'prom-client';
 import { KeyCountRefresher } from '../../src/metrics/key-count-refresher';
 import { RedisStore } from '../../src/stores/redis.store';
 import { Args } from '../support/args';
+import { runBenchmark } from '../support/run-control';
 import { acquireBenchRedis, unlinkMatching } from '../support/redis';
 import { formatInt, markdownTable, sleep } from '../support/stats';
 import { FILLER_APPS, fillerKey, writeKeys } from '../bulk/dataset';
@@ -199,7 +200,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+runBenchmark(main);

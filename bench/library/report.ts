@@ -17,28 +17,13 @@ import {
 } from '../support/report';
 import { formatInt, formatRatio } from '../support/stats';
 import { LIBRARY_CLIENTS, LIBRARY_OPERATIONS, LIBRARY_TARGETS, variantOf } from './variants';
-import type { LibraryClient, LibraryOperation, LibraryVariant } from './variants';
+import type { LibraryClient, LibraryOperation, LibraryVariant, WorkerResult } from './variants';
 
-/** A variant's figures in one round: its kept slices added up. */
-export interface LibraryRound {
+/** A variant's figures in one round: its worker's result (the slices it kept, added up). */
+export interface LibraryRound extends WorkerResult {
   round: number;
   /** Position of this variant in its round's starting order (the order rotates per round). */
   position: number;
-  opsPerSec: number;
-  ops: number;
-  seconds: number;
-  /** Latency percentiles over every kept operation of the round, in µs. */
-  p50Us: number;
-  p99Us: number;
-  meanUs: number;
-  /** The worker's CPU time per operation while measured, in µs. */
-  cpuUsPerOp: number;
-  /** CPU the worker used while measured, in cores (≈ 1 when it is the bottleneck). */
-  workerCores: number;
-  unexpected: number;
-  errors: number;
-  /** `cache` variants: the module's Prometheus counter for the expected result, at the end. */
-  metricsCount?: number;
   slicesOpsPerSec: number[];
   /** The most CPU other work took during a kept slice, in cores. */
   foreignCores: number;
@@ -100,7 +85,7 @@ export function summarise(rows: readonly Measured[]): LibraryRow[] {
       p50UsMedian: medianOf(row.rounds, (r) => r.p50Us),
       p99UsMedian: medianOf(row.rounds, (r) => r.p99Us),
       cpuUsPerOpMedian: medianOf(row.rounds, (r) => r.cpuUsPerOp),
-      workerCoresMedian: medianOf(row.rounds, (r) => r.workerCores),
+      workerCoresMedian: medianOf(row.rounds, (r) => r.cores),
       vsIoredis: ratioTo(row, 'ioredis'),
       vsAutopipeline: ratioTo(row, 'ioredis-autopipeline'),
       vsCacheManager: ratioTo(row, 'cache-manager'),

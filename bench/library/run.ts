@@ -127,7 +127,7 @@ export async function runLibraryBenchmark(
           const wrong = figures.unexpected + figures.errors;
           console.log(
             `round ${round}/${settings.rounds} node ${node.major} ${variant.padEnd(32)} ${formatInt(figures.opsPerSec).padStart(8)} ops/s` +
-              `  p50 ${figures.p50Us.toFixed(0)} µs p99 ${figures.p99Us.toFixed(0)} µs  ${figures.cpuUsPerOp.toFixed(2)} µs CPU/op, ${figures.workerCores.toFixed(2)} cores` +
+              `  p50 ${figures.p50Us.toFixed(0)} µs p99 ${figures.p99Us.toFixed(0)} µs  ${figures.cpuUsPerOp.toFixed(2)} µs CPU/op, ${figures.cores.toFixed(2)} cores` +
               `  other load ${figures.foreignCores.toFixed(2)}` +
               (wrong > 0 ? `  (${figures.unexpected} unexpected, ${figures.errors} errors)` : ''),
           );
@@ -247,17 +247,7 @@ function roundFigures(worker: Worker, result: WorkerResult, round: number): Libr
   return {
     round,
     position: worker.position,
-    opsPerSec: result.opsPerSec,
-    ops: result.ops,
-    seconds: result.seconds,
-    p50Us: result.p50Us,
-    p99Us: result.p99Us,
-    meanUs: result.meanUs,
-    cpuUsPerOp: result.cpuUsPerOp,
-    workerCores: result.cores,
-    unexpected: result.unexpected,
-    errors: result.errors,
-    ...(result.metricsCount !== undefined && { metricsCount: result.metricsCount }),
+    ...result,
     slicesOpsPerSec: worker.slices.map((s) => Math.round(s.opsPerSec)),
     foreignCores: max(worker.slices.map((s) => s.foreignCores)),
     attempts: 1 + sumOf(worker.slices, (s) => s.attempts - 1),
@@ -268,11 +258,7 @@ async function main(): Promise<void> {
   const args = libraryArgs();
   const section = await runLibraryBenchmark(args);
   console.log(`\n${renderLibrary(section)}\n${consoleSummary(section)}`);
-  const written = await writeLibraryReport(
-    args.string('out') ?? join(repoRoot, 'bench/results'),
-    section,
-  );
-  console.log(`Wrote ${written.join(' and ')}`);
+  await writeLibraryReport(args.string('out') ?? join(repoRoot, 'bench/results'), section);
 }
 
 // Run only as the entry point: the suite imports this module for runLibraryBenchmark.

@@ -2,7 +2,7 @@
 import type { EnvironmentInfo } from '../support/environment';
 import { describeVariants, environmentLines, table, writeReport } from '../support/report';
 import { formatInt } from '../support/stats';
-import type { MemorySample, MemoryVariant } from './variants';
+import type { MemorySample, MemoryWorkerResult } from './variants';
 
 /**
  * "No growth that keeps going": from the halfway sample to the last, heapUsed (after GC) may move
@@ -23,20 +23,11 @@ export interface MemoryGrowth {
   flat: boolean;
 }
 
-export interface MemoryRow {
-  variant: MemoryVariant;
-  ops: number;
-  hits: number;
-  misses: number;
-  sets: number;
-  errors: number;
-  /** Operations the cache's metrics counted (contextual-cache): checked to equal `ops`. */
-  metricsCounted?: number;
-  seconds: number;
+/** A worker's result, and what the orchestrator made of it. */
+export interface MemoryRow extends Omit<MemoryWorkerResult, 'cpuMs'> {
   opsPerSec: number;
   /** CPU used by other work than the benchmark's processes during the run, in cores. */
   foreignCores: number;
-  series: MemorySample[];
   growth: MemoryGrowth;
 }
 

@@ -20,7 +20,7 @@ import { benchScript } from '../support/paths';
 import { describePinning, pinnedCommand, pinSupport } from '../support/pin';
 import { acquireBenchRedis, BENCH_VALUE, unlinkMatching } from '../support/redis';
 import type { BenchRedis } from '../support/redis';
-import { defaultOutDir } from '../support/report';
+import { outDirOf } from '../support/report';
 import { benchArgs, benchCommand, loadControlFrom, runBenchmark } from '../support/run-control';
 import { formatInt } from '../support/stats';
 import {
@@ -105,18 +105,11 @@ export async function runMemoryBenchmark(
       );
       const [result] = resultsOf<MemoryWorkerResult>(lines);
       checkResult(variant, result, ops);
+      const { cpuMs, ...figures } = result;
       const row: MemoryRow = {
-        variant,
-        ops: result.ops,
-        hits: result.hits,
-        misses: result.misses,
-        sets: result.sets,
-        errors: result.errors,
-        ...(result.metricsCounted !== undefined && { metricsCounted: result.metricsCounted }),
-        seconds: result.seconds,
+        ...figures,
         opsPerSec: result.ops / result.seconds,
-        foreignCores: cpu!.foreignCores(result.cpuMs),
-        series: result.series,
+        foreignCores: cpu!.foreignCores(cpuMs),
         growth: growthOf(result.series),
       };
       rows.push(row);
@@ -162,7 +155,11 @@ export async function runMemoryBenchmark(
 }
 
 /** The worker must have run the whole mix, every operation counted by the cache's metrics. */
-function checkResult(variant: string, result: MemoryWorkerResult | undefined, ops: number): void {
+function checkResult(
+  variant: string,
+  result: MemoryWorkerResult | undefined,
+  ops: number,
+): asserts result is MemoryWorkerResult {
   if (!result) throw new Error(`${variant}: the worker printed no result`);
   if (result.ops !== ops || result.hits + result.misses + result.sets !== ops) {
     throw new Error(`${variant}: ${result.ops} operations done, expected ${ops}`);
@@ -183,11 +180,7 @@ async function main(): Promise<void> {
   const args = memoryArgs();
   const section = await runMemoryBenchmark(args);
   console.log(`\n${renderMemory(section)}`);
-  const written = await writeMemoryReport(
-    args.string('out') ?? defaultOutDir(args.flag('quick')),
-    section,
-  );
-  console.log(`Wrote ${written.join(' and ')}`);
+  await writeMemoryReport(outDirOf(args), section);
 }
 
 if (require.main === module) runBenchmark(main, async () => cleanupInProgress?.());

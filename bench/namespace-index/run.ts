@@ -11,6 +11,7 @@ import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { RedisCache } from '../../src';
 import { Args } from '../support/args';
+import { runBenchmark } from '../support/run-control';
 import { acquireBenchRedis, unlinkMatching } from '../support/redis';
 import { formatInt, markdownTable, median, sleep } from '../support/stats';
 import { fillerKey, writeKeys } from '../bulk/dataset';
@@ -252,7 +253,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+runBenchmark(main);

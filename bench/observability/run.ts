@@ -20,14 +20,14 @@ import { Redis } from 'ioredis';
 import type { Child } from '../support/child';
 import { metricTotals, startRenderer } from '../support/renderer';
 import { describeEnvironment, installedVersion, srcCommit } from '../support/environment';
-import { describeRound, loadInSlices, roundOf, summarise } from '../support/http';
+import { describeRound, roundOf, runHttpRound, summarise } from '../support/http';
 import type { HttpApp, HttpLoad } from '../support/http';
 import { resolveNodes } from '../support/nodes';
 import { repoRoot } from '../support/paths';
 import { describePinning, pinProcess, SUPPORT_CPU } from '../support/pin';
-import { defaultOutDir, medianOf } from '../support/report';
+import { medianOf, outDirOf } from '../support/report';
 import { benchArgs, loadControlFrom, runBenchmark } from '../support/run-control';
-import { formatInt, rotate } from '../support/stats';
+import { formatInt } from '../support/stats';
 import { OtlpSink } from './otlp-sink';
 import { BENCH_COMMAND, rerenderObservability, writeObservabilityReport } from './report';
 import type { ObservabilityRound, ObservabilityRow, OtlpRound } from './report';
@@ -229,21 +229,17 @@ async function runRound(
   settings: HttpLoad & { redisUrl: string },
   redisPid: number | undefined,
 ): Promise<{ rounds: Map<string, ObservabilityRound>; pngBytes: number }> {
-  const apps: RenderApp[] = [];
   const outcomes = new Map<RenderApp, { hit: number; miss: number } | undefined>();
   let pngBytes = 0;
-  try {
-    for (const variant of rotate(variants, round - 1))
-      apps.push(await startApp(binary, variant, settings));
-    await loadInSlices(apps, settings, [...apps.map((a) => a.pid), redisPid]);
-    for (const app of apps) {
+  const apps = await runHttpRound(variants, round, settings, redisPid, {
+    start: (variant) => startApp(binary, variant as ObservabilityVariant, settings),
+    after: async (app) => {
       pngBytes = await verify(app, true);
       outcomes.set(app, await renderOutcomes(app));
-    }
-  } finally {
+    },
     // Stopping flushes the SDK's pending spans (to the sinks, still up).
-    for (const app of apps) await stopApp(app);
-  }
+    stop: (app) => stopApp(app),
+  });
   const rounds = new Map<string, ObservabilityRound>();
   for (const [index, app] of apps.entries()) {
     const otlp = otlpFigures(app);
@@ -266,7 +262,7 @@ async function main(): Promise<void> {
     ['rounds', 'duration', 'slice', 'warmup', 'settle', 'connections', 'variants', 'redis'],
   );
   const quick = args.flag('quick');
-  const outDir = args.string('out') ?? defaultOutDir(quick);
+  const outDir = outDirOf(args);
   if (args.flag('render-only')) {
     console.log(`Wrote ${await rerenderObservability(outDir)}`);
     return;
@@ -359,7 +355,7 @@ async function main(): Promise<void> {
   );
   for (const name of OBSERVABILITY_PACKAGES) environment.packages[name] = installedVersion(name);
   const extra = process.argv.slice(2);
-  const written = await writeObservabilityReport(outDir, {
+  await writeObservabilityReport(outDir, {
     about:
       'Raw per-round and per-slice figures of bench/observability; benchmarks-observability.md is rendered from them.',
     settings: {
@@ -378,7 +374,6 @@ async function main(): Promise<void> {
     descriptions: Object.fromEntries(variants.map((v) => [v, VARIANT_DESCRIPTIONS[v]])),
     rows,
   });
-  console.log(`Wrote ${written.join(' and ')}`);
 }
 
 /** Medians over rounds of what the OTLP sink received, per request served. */

@@ -17,6 +17,7 @@ import type { LoggerService } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { RedisCache } from '../../src';
 import { Args } from '../support/args';
+import { runBenchmark } from '../support/run-control';
 import { resolveNodes } from '../support/nodes';
 import { metricTotals, startRenderer } from '../support/renderer';
 import type { RunningRenderer } from '../support/renderer';
@@ -313,7 +314,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+runBenchmark(main);

@@ -76,6 +76,36 @@ export interface HttpLoad extends LoadControl {
 const load = (url: string, connections: number, duration: number) =>
   autocannon({ url, connections, duration });
 
+/**
+ * One round: every variant's app started fresh (the order rotating per round), loaded in slices,
+ * then checked by `after`, and stopped whatever happened. Returns the apps in starting order.
+ */
+export async function runHttpRound<A extends HttpApp>(
+  variants: readonly string[],
+  round: number,
+  settings: HttpLoad,
+  redisPid: number | undefined,
+  {
+    start,
+    after,
+    stop,
+  }: {
+    start: (variant: string) => Promise<A>;
+    after: (app: A) => Promise<void>;
+    stop: (app: A) => Promise<void>;
+  },
+): Promise<A[]> {
+  const apps: A[] = [];
+  try {
+    for (const variant of rotate(variants, round - 1)) apps.push(await start(variant));
+    await loadInSlices(apps, settings, [redisPid, ...apps.map((app) => app.pid)]);
+    for (const app of apps) await after(app);
+  } finally {
+    for (const app of apps) await stop(app);
+  }
+  return apps;
+}
+
 /** Warms every app up, then loads them in turn until each has had `durationS`. */
 export async function loadInSlices(
   apps: readonly HttpApp[],

@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { format, resolveConfig } from 'prettier';
+import type { Args } from './args';
 import type { EnvironmentInfo } from './environment';
 import { repoRoot } from './paths';
 import { formatInt, formatRatio, markdownTable, max, median, min } from './stats';
@@ -123,6 +124,9 @@ function analysisBlock(markdownPath: string): string {
 
 export const defaultOutDir = (quick: boolean) => join(repoRoot, quick ? 'bench/results' : 'docs');
 
+/** --out, else docs/ (bench/results/ for a quick run). */
+export const outDirOf = (args: Args) => args.string('out') ?? defaultOutDir(args.flag('quick'));
+
 export function readReport<T>(outDir: string, name: string): T | undefined {
   const path = join(outDir, `${name}.json`);
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : undefined;
@@ -131,12 +135,13 @@ export function readReport<T>(outDir: string, name: string): T | undefined {
 /** `render` gets the analysis block to place; the Markdown is formatted with the repo's Prettier. */
 export type Renderer<T> = (report: T, analysis: string) => string;
 
-/** Writes `name`.json and `name`.md (rendered from it) into `outDir`; returns what it wrote. */
+/** Writes `name`.json and `name`.md (rendered from it) into `outDir`. */
 export async function writeReport<T>(outDir: string, name: string, report: T, render: Renderer<T>) {
   mkdirSync(outDir, { recursive: true });
   const json = join(outDir, `${name}.json`);
   writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
-  return [relative(repoRoot, json), await rerender(outDir, name, render, report)];
+  const markdown = await rerender(outDir, name, render, report);
+  console.log(`Wrote ${relative(repoRoot, json)} and ${markdown}`);
 }
 
 /** Rewrites `name`.md from its JSON (after editing the analysis block, or the renderer). */

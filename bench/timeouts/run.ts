@@ -16,7 +16,7 @@ import { benchScript } from '../support/paths';
 import { describePinning, pinnedCommand, pinSupport } from '../support/pin';
 import { acquireBenchRedis, BENCH_VALUE } from '../support/redis';
 import type { BenchRedis } from '../support/redis';
-import { defaultOutDir, medianOf, ratioSummary } from '../support/report';
+import { medianOf, outDirOf, ratioSummary } from '../support/report';
 import { benchArgs, benchCommand, loadControlFrom, runBenchmark } from '../support/run-control';
 import type { LoadControl } from '../support/run-control';
 import { formatInt, median } from '../support/stats';
@@ -121,16 +121,10 @@ async function main(): Promise<void> {
       for (const [index, variant] of variants.entries()) {
         const result = results.find((r) => r.variant === variant)!;
         rowFor(node.major, variant).rounds.push({
+          ...result,
           round,
           position:
             ((((index - offset) % variants.length) + variants.length) % variants.length) + 1,
-          opsPerSec: result.opsPerSec,
-          ops: result.ops,
-          seconds: result.seconds,
-          misses: result.misses,
-          errors: result.errors,
-          cpuUsPerOp: result.cpuUsPerOp,
-          workerCores: result.cores,
           slicesOpsPerSec: result.slicesOpsPerSec.map(Math.round),
           foreignCores,
           attempts,
@@ -164,7 +158,7 @@ async function main(): Promise<void> {
     };
   });
 
-  const written = await writeCoreReport(args.string('out') ?? defaultOutDir(quick), {
+  await writeCoreReport(outDirOf(args), {
     timeouts: {
       settings: {
         ...settings,
@@ -185,7 +179,6 @@ async function main(): Promise<void> {
       rows: summarised,
     },
   });
-  console.log(`Wrote ${written.join(' and ')}`);
 }
 
 runBenchmark(main, async () => {
