@@ -1,6 +1,5 @@
 // What the bulk benchmark records (bulk.json) and renders (bulk.md, and the suite's section and
 // chart bars).
-import type { EnvironmentInfo } from '../support/environment';
 import type { RatioSummary } from '../support/report';
 import {
   describeVariants,
@@ -16,30 +15,23 @@ import {
 } from '../support/report';
 import { formatInt, formatMs, formatRatio, max } from '../support/stats';
 import type { GetLatency } from './get-windows';
+import type { runBulkBenchmark } from './run';
 import { BULK_VARIANTS, FLUSH_RATIO_TARGET, GET_P99_TARGET_MS } from './variants';
-import type { BulkVariant } from './variants';
+import type { BulkVariant, BulkWorkerResult } from './variants';
 
-/** One operation in one round. */
-export interface BulkRound {
+/** One operation in one round: its worker's result, checked against DBSIZE. */
+export interface BulkRound extends BulkWorkerResult {
   round: number;
   /** Its place in the round's order (the order of each pair alternates between rounds). */
   position: number;
-  ms: number;
-  /** Keys deleted or counted, as the operation reported; always `expected` (checked). */
-  count: number;
   expected: number;
   /** DBSIZE right before and after: a flush removes exactly `expected`, a count nothing. */
   dbsizeBefore: number;
   dbsizeAfter: number;
-  scans?: number;
-  /** The worker's CPU time during the operation. */
-  opCpuMs: number;
   /** The GETs the other client sent while the operation ran. */
   get: GetLatency;
-  rssBeforeMiB: number;
   /** Highest RSS during the operation minus RSS right before it (after a forced GC). */
   rssPeakDeltaMiB: number;
-  rssPeakSampled: boolean;
   heapUsedPeakDeltaMiB: number;
   /** CPU used by other work than the benchmark's processes during the operation, in cores. */
   foreignCores: number;
@@ -67,37 +59,8 @@ export interface BulkRow {
   };
 }
 
-export interface BulkSection {
-  settings: {
-    mode: 'default' | 'quick';
-    rounds: number;
-    totalKeys: number;
-    matching: number;
-    fillerApps: number;
-    targetApps: number;
-    valueBytes: number;
-    scanCount: number;
-    getConcurrency: number;
-    getRatePerS: number;
-    idleWindowMs: number;
-    db: number;
-    /** Keys in that database that were not the benchmark's (0 unless --allow-shared). */
-    foreignKeys: number;
-    populateS: number;
-    quietCores: number;
-    maxForeignCores: number;
-    retries: number;
-    pinning: string;
-    nodeArgs: string[];
-    command: string;
-  };
-  environment: EnvironmentInfo;
-  descriptions: Record<string, string>;
-  targets: { flushRatioMax: number; getP99MsMax: number };
-  /** GET latency with no operation running, per round: the floor the others compare with. */
-  idle: { round: number; get: GetLatency }[];
-  rows: BulkRow[];
-}
+/** What runBulkBenchmark records: settings, environment, idle GET windows and the rows. */
+export type BulkSection = Awaited<ReturnType<typeof runBulkBenchmark>>;
 
 /** Medians over rounds (worst and max where a tail matters), and ratios to the paired loop. */
 export function summariseBulk(rows: readonly Omit<BulkRow, 'summary'>[]): BulkRow[] {

@@ -27,7 +27,7 @@ import type { BenchRedis } from '../support/redis';
 import { outDirOf } from '../support/report';
 import { benchArgs, benchCommand, loadControlFrom, runBenchmark } from '../support/run-control';
 import type { LoadControl } from '../support/run-control';
-import { formatInt, formatMs, sleep } from '../support/stats';
+import { formatInt, formatMs, sleep, toMiB } from '../support/stats';
 import {
   countTargetKeys,
   FILLER_APPS,
@@ -41,10 +41,9 @@ import {
 } from './dataset';
 import type { BulkDataset } from './dataset';
 import { GetLatencyWindows } from './get-windows';
-import type { GetLoadInfo } from './get-windows';
+import type { GetLatency, GetLoadInfo } from './get-windows';
 import { renderBulk, summariseBulk, writeBulkReport } from './report';
-import type { BulkRound, BulkSection } from './report';
-import { toMiB } from '../memory/report';
+import type { BulkRound } from './report';
 import {
   BULK_PAIRS,
   BULK_VARIANT_DESCRIPTIONS,
@@ -105,7 +104,7 @@ async function chooseDatabase(url: string, requested: number | undefined, allowS
 }
 
 interface Run {
-  settings: BulkSection['settings'];
+  db: number;
   load: LoadControl;
   redis: BenchRedis;
   admin: Redis;
@@ -149,7 +148,7 @@ async function measure(
         ...run.load.nodeArgs,
         '--expose-gc',
         benchScript('bulk/worker.js'),
-        ...['--variant', variant, '--redis', run.redis.url, '--db', String(run.settings.db)],
+        ...['--variant', variant, '--redis', run.redis.url, '--db', String(run.db)],
         ...['--app', app, '--device', device],
       ]),
       WORKER_TIMEOUT_MS,
@@ -192,19 +191,14 @@ async function measure(
     { wait: false, retries },
   );
   return {
+    ...result,
     round,
     position,
-    ms: result.ms,
-    count: result.count,
     expected: dataset.matching,
     dbsizeBefore,
     dbsizeAfter,
-    ...(result.scans !== undefined && { scans: result.scans }),
-    opCpuMs: result.opCpuMs,
     get,
-    rssBeforeMiB: toMiB(result.rssBeforeBytes),
     rssPeakDeltaMiB: toMiB(result.rssPeakBytes - result.rssBeforeBytes),
-    rssPeakSampled: result.rssPeakSampled,
     heapUsedPeakDeltaMiB: toMiB(result.heapUsedPeakBytes - result.heapUsedBeforeBytes),
     foreignCores,
     attempts,
@@ -216,7 +210,7 @@ export async function runBulkBenchmark(
   args: Args,
   given?: BenchRedis,
   command = benchCommand('bench:bulk'),
-): Promise<BulkSection> {
+) {
   const quick = args.flag('quick');
   const load = loadControlFrom(args);
   const rounds = args.number('rounds', quick ? 1 : 7);
@@ -285,8 +279,8 @@ export async function runBulkBenchmark(
     );
     getLoad = started.child;
 
-    const settings: BulkSection['settings'] = {
-      mode: quick ? 'quick' : 'default',
+    const settings = {
+      mode: quick ? ('quick' as const) : ('default' as const),
       rounds,
       totalKeys,
       matching,
@@ -308,7 +302,7 @@ export async function runBulkBenchmark(
       command,
     };
     const run: Run = {
-      settings,
+      db,
       load,
       redis,
       admin,
@@ -327,7 +321,7 @@ export async function runBulkBenchmark(
       baseline: BULK_PAIRS.find((pair) => pair.module === variant)?.baseline,
       rounds: [] as BulkRound[],
     }));
-    const idle: BulkSection['idle'] = [];
+    const idle: { round: number; get: GetLatency }[] = [];
     for (let round = 1; round <= rounds; round++) {
       await waitForQuiet(
         [redis.pid, run.getLoadPid],

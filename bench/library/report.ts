@@ -1,7 +1,6 @@
 // What the library benchmark records (library.json) and renders (library.md, and the section the
 // suite's report embeds).
-import type { EnvironmentInfo } from '../support/environment';
-import type { RatioSummary, RunSettings } from '../support/report';
+import type { RatioSummary } from '../support/report';
 import {
   describeVariants,
   environmentLines,
@@ -16,6 +15,7 @@ import {
   writeReport,
 } from '../support/report';
 import { formatInt, formatRatio } from '../support/stats';
+import type { runLibraryBenchmark } from './run';
 import { LIBRARY_CLIENTS, LIBRARY_OPERATIONS, LIBRARY_TARGETS, variantOf } from './variants';
 import type { LibraryClient, LibraryOperation, LibraryVariant, WorkerResult } from './variants';
 
@@ -51,23 +51,8 @@ export interface LibraryRow {
   };
 }
 
-export interface LibraryTargetResult {
-  nodeVersion: string;
-  variant: LibraryVariant;
-  reference: LibraryVariant;
-  target: number;
-  ratio: RatioSummary;
-  met: boolean;
-}
-
-export interface LibrarySection {
-  settings: RunSettings & { sliceS: number; concurrency: number; valueBytes: number };
-  environment: EnvironmentInfo;
-  clients: Record<LibraryClient, string>;
-  descriptions: Partial<Record<LibraryVariant, string>>;
-  rows: LibraryRow[];
-  targets: LibraryTargetResult[];
-}
+/** What runLibraryBenchmark records: settings, environment, the rows and the targets. */
+export type LibrarySection = Awaited<ReturnType<typeof runLibraryBenchmark>>;
 
 type Measured = Omit<LibraryRow, 'summary'>;
 
@@ -94,7 +79,7 @@ export function summarise(rows: readonly Measured[]): LibraryRow[] {
 }
 
 /** The issue's targets, for `cache` GETs (hits and misses) against their references. */
-export function evaluateTargets(rows: readonly LibraryRow[]): LibraryTargetResult[] {
+export function evaluateTargets(rows: readonly LibraryRow[]) {
   return rows
     .filter((row) => row.client === 'cache' && row.operation !== 'set')
     .flatMap((row) =>

@@ -33,7 +33,7 @@ import {
   summarise,
   writeLibraryReport,
 } from './report';
-import type { LibraryRound, LibrarySection } from './report';
+import type { LibraryRound } from './report';
 import {
   describeClient,
   describeVariant,
@@ -41,7 +41,13 @@ import {
   LIBRARY_VARIANTS,
   parseVariant,
 } from './variants';
-import type { LibraryVariant, WorkerReady, WorkerResult, WorkerSlice } from './variants';
+import type {
+  LibraryClient,
+  LibraryVariant,
+  WorkerReady,
+  WorkerResult,
+  WorkerSlice,
+} from './variants';
 
 export const libraryArgs = (argv?: readonly string[]) =>
   benchArgs(
@@ -85,7 +91,7 @@ export async function runLibraryBenchmark(
   args: Args,
   given?: BenchRedis,
   command = benchCommand('bench:library'),
-): Promise<LibrarySection> {
+) {
   const quick = args.flag('quick');
   const settings: Settings = {
     rounds: args.number('rounds', quick ? 1 : 3),
@@ -146,15 +152,16 @@ export async function runLibraryBenchmark(
       settings: {
         ...settings,
         ...load,
-        mode: quick ? 'quick' : 'default',
+        mode: quick ? ('quick' as const) : ('default' as const),
         valueBytes: Buffer.byteLength(BENCH_VALUE),
         pinning: describePinning(load.pin, 'each worker'),
         command,
       },
       environment,
-      clients: Object.fromEntries(
-        usedClients.map((c) => [c, describeClient(c)]),
-      ) as LibrarySection['clients'],
+      clients: Object.fromEntries(usedClients.map((c) => [c, describeClient(c)])) as Record<
+        LibraryClient,
+        string
+      >,
       descriptions: Object.fromEntries(variants.map((v) => [v, describeVariant(v)])),
       rows,
       targets: evaluateTargets(rows),

@@ -36,13 +36,6 @@ export function parseVariant(variant: LibraryVariant): {
 export const variantOf = (client: LibraryClient, operation: LibraryOperation): LibraryVariant =>
   `${client}-${operation}`;
 
-/** The clients every variant is compared with, operation for operation. */
-export const REFERENCE_CLIENTS = {
-  ioredis: 'ioredis',
-  autopipeline: 'ioredis-autopipeline',
-  cacheManager: 'cache-manager',
-} as const satisfies Record<string, LibraryClient>;
-
 /**
  * The targets of the issue, for `cache` GETs (hits and misses): at least this many times the
  * ops/s of the reference client's same operation, in the same round.

@@ -1,7 +1,7 @@
 // What the memory benchmark records (memory.json) and renders (memory.md, and the suite's section).
-import type { EnvironmentInfo } from '../support/environment';
 import { describeVariants, environmentLines, table, writeReport } from '../support/report';
-import { formatInt } from '../support/stats';
+import { formatInt, toMiB } from '../support/stats';
+import type { runMemoryBenchmark } from './run';
 import type { MemorySample, MemoryWorkerResult } from './variants';
 
 /**
@@ -31,27 +31,8 @@ export interface MemoryRow extends Omit<MemoryWorkerResult, 'cpuMs'> {
   growth: MemoryGrowth;
 }
 
-export interface MemorySection {
-  settings: {
-    mode: 'default' | 'quick';
-    ops: number;
-    sampleEvery: number;
-    concurrency: number;
-    getShare: number;
-    contexts: number;
-    valueBytes: number;
-    heapFlatMiB: number;
-    rssFlatMiB: number;
-    pinning: string;
-    nodeArgs: string[];
-    command: string;
-  };
-  environment: EnvironmentInfo;
-  descriptions: Record<string, string>;
-  rows: MemoryRow[];
-}
-
-export const toMiB = (bytes: number) => bytes / 2 ** 20;
+/** What runMemoryBenchmark records: settings, environment and one row per variant. */
+export type MemorySection = Awaited<ReturnType<typeof runMemoryBenchmark>>;
 
 /** Growth from the sample nearest half the operations to the last. */
 export function growthOf(series: readonly MemorySample[]): MemoryGrowth {

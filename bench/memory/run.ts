@@ -22,16 +22,9 @@ import { acquireBenchRedis, BENCH_VALUE, unlinkMatching } from '../support/redis
 import type { BenchRedis } from '../support/redis';
 import { outDirOf } from '../support/report';
 import { benchArgs, benchCommand, loadControlFrom, runBenchmark } from '../support/run-control';
-import { formatInt } from '../support/stats';
-import {
-  growthOf,
-  HEAP_FLAT_MIB,
-  renderMemory,
-  RSS_FLAT_MIB,
-  toMiB,
-  writeMemoryReport,
-} from './report';
-import type { MemoryRow, MemorySection } from './report';
+import { formatInt, toMiB } from '../support/stats';
+import { growthOf, HEAP_FLAT_MIB, renderMemory, RSS_FLAT_MIB, writeMemoryReport } from './report';
+import type { MemoryRow } from './report';
 import {
   APPS,
   DEVICES,
@@ -54,7 +47,7 @@ export async function runMemoryBenchmark(
   args: Args,
   given?: BenchRedis,
   command = benchCommand('bench:memory'),
-): Promise<MemorySection> {
+) {
   const quick = args.flag('quick');
   const load = loadControlFrom(args);
   const ops = args.number('ops', quick ? 100_000 : 1_000_000);
@@ -126,7 +119,7 @@ export async function runMemoryBenchmark(
     }
     return {
       settings: {
-        mode: quick ? 'quick' : 'default',
+        mode: quick ? ('quick' as const) : ('default' as const),
         ops,
         sampleEvery,
         concurrency,

@@ -15,6 +15,8 @@ export function max(values: readonly number[]): number {
   return values.length === 0 ? Number.NaN : Math.max(...values);
 }
 
+export const toMiB = (bytes: number) => bytes / 2 ** 20;
+
 /** `12,345` */
 export function formatInt(value: number): string {
   return Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : 'n/a';
