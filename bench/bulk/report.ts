@@ -1,6 +1,5 @@
 // What the bulk benchmark records (bulk.json) and renders (bulk.md, and the suite's section and
 // chart bars).
-import type { RatioSummary } from '../support/report';
 import {
   describeVariants,
   environmentLines,
@@ -38,32 +37,16 @@ export interface BulkRound extends BulkWorkerResult {
   attempts: number;
 }
 
-export interface BulkRow {
-  variant: BulkVariant;
-  /** The hand-written loop this module operation is held against; none for the loops. */
-  baseline?: BulkVariant;
-  rounds: BulkRound[];
-  summary: {
-    msMedian: number;
-    opCpuMsMedian: number;
-    getP50MsMedian: number;
-    getP99MsMedian: number;
-    getP99MsWorst: number;
-    getMaxMs: number;
-    getFailed: number;
-    rssPeakDeltaMiBMedian: number;
-    rssPeakDeltaMiBMax: number;
-    heapUsedPeakDeltaMiBMedian: number;
-    /** Time ÷ the baseline's in the same round: median, lowest and highest round. */
-    ratio?: RatioSummary;
-  };
-}
+export type BulkRow = ReturnType<typeof summariseBulk>[number];
 
 /** What runBulkBenchmark records: settings, environment, idle GET windows and the rows. */
 export type BulkSection = Awaited<ReturnType<typeof runBulkBenchmark>>;
 
 /** Medians over rounds (worst and max where a tail matters), and ratios to the paired loop. */
-export function summariseBulk(rows: readonly Omit<BulkRow, 'summary'>[]): BulkRow[] {
+export function summariseBulk(
+  // `baseline`: the hand-written loop a module operation is held against (none for the loops).
+  rows: readonly { variant: BulkVariant; baseline?: BulkVariant; rounds: BulkRound[] }[],
+) {
   return rows.map((row) => {
     const { rounds } = row;
     const base = rows.find((r) => r.variant === row.baseline);

@@ -1,9 +1,7 @@
 // docs/benchmarks-core.md: the HTTP injection benchmark (bench/injection) and the timeout-bounding
 // microbenchmark (bench/timeouts). Each run replaces its own section of benchmarks-core.json.
-import type { EnvironmentInfo } from '../support/environment';
 import { httpColumns } from '../support/http';
-import type { HttpRound, HttpSummary } from '../support/http';
-import type { RatioSummary, RunSettings } from '../support/report';
+import type { RunSettings } from '../support/report';
 import {
   describeVariants,
   environmentLines,
@@ -18,58 +16,22 @@ import {
   writeReport,
 } from '../support/report';
 import { formatInt, formatRatio } from '../support/stats';
+import type { measureTimeouts } from '../timeouts/run';
 import type { WorkerResult } from '../timeouts/variants';
+import type { measureInjection } from './run';
 
-export interface InjectionRow {
-  nodeMajor: string;
-  nodeVersion: string;
-  adapter: string;
-  variant: string;
-  rounds: HttpRound[];
-  summary: HttpSummary;
-}
+export type InjectionSection = Awaited<ReturnType<typeof measureInjection>>;
+export type TimeoutsSection = Awaited<ReturnType<typeof measureTimeouts>>;
+type Section = InjectionSection | TimeoutsSection;
+export type InjectionRow = InjectionSection['rows'][number];
+type TimeoutRow = TimeoutsSection['rows'][number];
 
-interface Described {
-  environment: EnvironmentInfo;
-  baseline: string;
-  descriptions: Record<string, string>;
-}
-
-export interface InjectionSection extends Described {
-  settings: RunSettings & { sliceS: number; connections: number; valueBytes: number; path: string };
-  rows: InjectionRow[];
-}
-
-/** A variant's figures in one round: what the round's worker reported for it. */
 export interface TimeoutRound extends WorkerResult {
   round: number;
   position: number;
   /** CPU used by other work during the round (all variants), in cores. */
   foreignCores: number;
   attempts: number;
-}
-
-export interface TimeoutRow {
-  nodeMajor: string;
-  nodeVersion: string;
-  variant: string;
-  rounds: TimeoutRound[];
-  summary: {
-    opsPerSecMedian: number;
-    cpuUsPerOpMedian: number;
-    /** Median over rounds of (CPU µs per GET − the baseline's in the same round). */
-    cpuUsPerOpOverBaseline: number;
-  } & RatioSummary;
-}
-
-export interface TimeoutsSection extends Described {
-  settings: RunSettings & {
-    sliceS: number;
-    concurrency: number;
-    timeoutMs: number;
-    valueBytes: number;
-  };
-  rows: TimeoutRow[];
 }
 
 export interface CoreReport {
@@ -94,7 +56,7 @@ function groups<R extends { nodeMajor: string; adapter?: string }>(rows: readonl
   return keys.map((key) => rows.filter((row) => `${row.nodeMajor}/${row.adapter ?? ''}` === key));
 }
 
-const runLines = (section: Described & { settings: RunSettings }) => [
+const runLines = (section: Section) => [
   '**Variants.**',
   '',
   ...describeVariants(section.descriptions),

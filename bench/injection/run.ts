@@ -8,10 +8,11 @@
 // when named), --nest 12 (the apps on NestJS 12, from the test/nestjs-12 workspace), --out DIR,
 // --node-args="--cpu-prof ...", --quiet-cores 0.2, --max-wait S, --max-foreign-cores 0.3,
 // --retries N (per slice), --no-pin
+import type { Args } from '../support/args';
 import { Child } from '../support/child';
 import { describeEnvironment, srcCommit } from '../support/environment';
 import { describeRound, roundOf, runHttpRound, summarise } from '../support/http';
-import type { HttpApp, HttpLoad } from '../support/http';
+import type { HttpApp, HttpLoad, HttpRound } from '../support/http';
 import { NODE_MAJORS, resolveNodes } from '../support/nodes';
 import { NESTJS_12_WORKSPACE, benchScript } from '../support/paths';
 import { describePinning, pinnedCommand, pinSupport } from '../support/pin';
@@ -21,7 +22,6 @@ import { outDirOf } from '../support/report';
 import { benchArgs, benchCommand, loadControlFrom, runBenchmark } from '../support/run-control';
 import type { AppReadyInfo } from './app';
 import { writeCoreReport } from './report';
-import type { InjectionRow } from './report';
 import {
   ALL_INJECTION_VARIANTS,
   BASELINE_VARIANT,
@@ -76,21 +76,8 @@ async function startApp(
   return { variant, child, pid: info.pid, url, slices: [], served: 0 };
 }
 
-async function main(): Promise<void> {
-  const args = benchArgs(
-    [],
-    [
-      'rounds',
-      'duration',
-      'slice',
-      'warmup',
-      'connections',
-      'nodes',
-      'adapters',
-      'variants',
-      'nest',
-    ],
-  );
+/** Every round, on every Node version and adapter: the section benchmarks-core.md renders. */
+export async function measureInjection(args: Args) {
   const quick = args.flag('quick');
   const rounds = args.number('rounds', quick ? 1 : 3);
   const durationS = args.number('duration', quick ? 2 : 8);
@@ -122,14 +109,14 @@ async function main(): Promise<void> {
       `${settings.connections} connections; ${describePinning(settings.pin, 'app')}`,
   );
 
-  const rows: Omit<InjectionRow, 'summary'>[] = nodes.flatMap((node) =>
+  const rows = nodes.flatMap((node) =>
     adapters.flatMap((adapter) =>
       variants.map((variant) => ({
         nodeMajor: node.major,
         nodeVersion: node.version,
         adapter,
         variant,
-        rounds: [],
+        rounds: [] as HttpRound[],
       })),
     ),
   );
@@ -159,31 +146,29 @@ async function main(): Promise<void> {
     }
   }
 
-  await writeCoreReport(outDirOf(args), {
-    injection: {
-      settings: {
-        ...settings,
-        mode: quick ? 'quick' : 'default',
-        rounds,
-        valueBytes: Buffer.byteLength(BENCH_VALUE),
-        path: MEASURED_PATH,
-        pinning: describePinning(settings.pin, 'app'),
-        command: benchCommand('bench:injection'),
-      },
-      environment: describeEnvironment(
-        nodes,
-        { version: redisVersion, owned: redis.owned },
-        measuredSrc,
-        nest === '12' ? NESTJS_12_WORKSPACE : undefined,
-      ),
-      baseline: BASELINE_VARIANT,
-      descriptions: Object.fromEntries(variants.map((v) => [v, INJECTION_VARIANT_DESCRIPTIONS[v]])),
-      rows: rows.map((row) => ({
-        ...row,
-        summary: summarise(row.rounds, rowFor(row.nodeMajor, row.adapter, BASELINE_VARIANT).rounds),
-      })),
+  return {
+    settings: {
+      ...settings,
+      mode: quick ? ('quick' as const) : ('default' as const),
+      rounds,
+      valueBytes: Buffer.byteLength(BENCH_VALUE),
+      path: MEASURED_PATH,
+      pinning: describePinning(settings.pin, 'app'),
+      command: benchCommand('bench:injection'),
     },
-  });
+    environment: describeEnvironment(
+      nodes,
+      { version: redisVersion, owned: redis.owned },
+      measuredSrc,
+      nest === '12' ? NESTJS_12_WORKSPACE : undefined,
+    ),
+    baseline: BASELINE_VARIANT,
+    descriptions: Object.fromEntries(variants.map((v) => [v, INJECTION_VARIANT_DESCRIPTIONS[v]])),
+    rows: rows.map((row) => ({
+      ...row,
+      summary: summarise(row.rounds, rowFor(row.nodeMajor, row.adapter, BASELINE_VARIANT).rounds),
+    })),
+  };
 }
 
 async function cleanup(): Promise<void> {
@@ -193,4 +178,20 @@ async function cleanup(): Promise<void> {
   redis = undefined;
 }
 
-runBenchmark(main, cleanup);
+runBenchmark(async () => {
+  const args = benchArgs(
+    [],
+    [
+      'rounds',
+      'duration',
+      'slice',
+      'warmup',
+      'connections',
+      'nodes',
+      'adapters',
+      'variants',
+      'nest',
+    ],
+  );
+  await writeCoreReport(outDirOf(args), { injection: await measureInjection(args) });
+}, cleanup);

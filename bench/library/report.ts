@@ -31,33 +31,23 @@ export interface LibraryRound extends WorkerResult {
   attempts: number;
 }
 
-export interface LibraryRow {
+/** A variant's rounds on one Node version, as measured. */
+interface Measured {
   nodeMajor: string;
   nodeVersion: string;
   variant: LibraryVariant;
   client: LibraryClient;
   operation: LibraryOperation;
   rounds: LibraryRound[];
-  summary: {
-    opsPerSecMedian: number;
-    p50UsMedian: number;
-    p99UsMedian: number;
-    cpuUsPerOpMedian: number;
-    workerCoresMedian: number;
-    /** Per-round ratios of ops/s to the same operation of each reference client. */
-    vsIoredis: RatioSummary;
-    vsAutopipeline: RatioSummary;
-    vsCacheManager: RatioSummary;
-  };
 }
+
+export type LibraryRow = ReturnType<typeof summarise>[number];
 
 /** What runLibraryBenchmark records: settings, environment, the rows and the targets. */
 export type LibrarySection = Awaited<ReturnType<typeof runLibraryBenchmark>>;
 
-type Measured = Omit<LibraryRow, 'summary'>;
-
 /** Medians over rounds, and per-round ratios to the reference clients (same Node, operation). */
-export function summarise(rows: readonly Measured[]): LibraryRow[] {
+export function summarise(rows: readonly Measured[]) {
   const ratioTo = (row: Measured, client: LibraryClient) => {
     const variant = variantOf(client, row.operation);
     const reference = rows.find((r) => r.nodeMajor === row.nodeMajor && r.variant === variant);

@@ -1,5 +1,4 @@
 // What the observability benchmark records (benchmarks-observability.json) and renders (.md).
-import type { EnvironmentInfo } from '../support/environment';
 import { httpColumns } from '../support/http';
 import type { HttpRound, HttpSummary } from '../support/http';
 import {
@@ -12,6 +11,7 @@ import {
 } from '../support/report';
 import { formatInt, formatMs, formatRatio, max } from '../support/stats';
 import type { SinkCounts } from './otlp-sink';
+import type { measureObservability } from './run';
 
 /** What a tracing variant's OTLP sink received during one round (apps' whole life). */
 export interface OtlpRound {
@@ -51,34 +51,8 @@ export interface ObservabilityRow {
   };
 }
 
-export interface ObservabilityReport {
-  about: string;
-  settings: {
-    mode: 'default' | 'quick';
-    rounds: number;
-    durationS: number;
-    sliceS: number;
-    warmupS: number;
-    settleMs: number;
-    connections: number;
-    path: string;
-    /** Size of the cached PNG the route returns. */
-    pngBytes: number;
-    quietCores: number;
-    maxForeignCores: number;
-    retries: number;
-    pinning: string;
-    redisUrl: string;
-    nodeArgs: string[];
-    bspScheduleDelayMs: number;
-    command: string;
-  };
-  environment: EnvironmentInfo;
-  baseline: string;
-  targetRatio: number;
-  descriptions: Record<string, string>;
-  rows: ObservabilityRow[];
-}
+/** What measureObservability records: settings, environment and one row per variant. */
+export type ObservabilityReport = Awaited<ReturnType<typeof measureObservability>>;
 
 const REPORT = 'benchmarks-observability';
 export const BENCH_COMMAND =

@@ -17,6 +17,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import type { Args } from '../support/args';
 import type { Child } from '../support/child';
 import { metricTotals, startRenderer } from '../support/renderer';
 import { describeEnvironment, installedVersion, srcCommit } from '../support/environment';
@@ -256,17 +257,9 @@ async function runRound(
   return { rounds, pngBytes };
 }
 
-async function main(): Promise<void> {
-  const args = benchArgs(
-    ['keep-build', 'pin-redis', 'render-only'],
-    ['rounds', 'duration', 'slice', 'warmup', 'settle', 'connections', 'variants', 'redis'],
-  );
+/** Builds the service, runs every round and returns the report's figures. */
+export async function measureObservability(args: Args) {
   const quick = args.flag('quick');
-  const outDir = outDirOf(args);
-  if (args.flag('render-only')) {
-    console.log(`Wrote ${await rerenderObservability(outDir)}`);
-    return;
-  }
   const rounds = args.number('rounds', quick ? 1 : 3);
   const durationS = args.number('duration', quick ? 2 : 8);
   const settings = {
@@ -355,12 +348,12 @@ async function main(): Promise<void> {
   );
   for (const name of OBSERVABILITY_PACKAGES) environment.packages[name] = installedVersion(name);
   const extra = process.argv.slice(2);
-  await writeObservabilityReport(outDir, {
+  return {
     about:
       'Raw per-round and per-slice figures of bench/observability; benchmarks-observability.md is rendered from them.',
     settings: {
       ...settings,
-      mode: quick ? 'quick' : 'default',
+      mode: quick ? ('quick' as const) : ('default' as const),
       rounds,
       path: MEASURED_PATH,
       pngBytes,
@@ -373,7 +366,19 @@ async function main(): Promise<void> {
     targetRatio: METRICS_TARGET_RATIO,
     descriptions: Object.fromEntries(variants.map((v) => [v, VARIANT_DESCRIPTIONS[v]])),
     rows,
-  });
+  };
+}
+
+async function main(): Promise<void> {
+  const args = benchArgs(
+    ['keep-build', 'pin-redis', 'render-only'],
+    ['rounds', 'duration', 'slice', 'warmup', 'settle', 'connections', 'variants', 'redis'],
+  );
+  if (args.flag('render-only')) {
+    console.log(`Wrote ${await rerenderObservability(outDirOf(args))}`);
+  } else {
+    await writeObservabilityReport(outDirOf(args), await measureObservability(args));
+  }
 }
 
 /** Medians over rounds of what the OTLP sink received, per request served. */

@@ -6,6 +6,7 @@
 // --slice S (0.5), --warmup S (1), --concurrency N (64), --nodes 20,24, --variants a,b (the
 // baseline is always added), --out DIR, --node-args="--cpu-prof ...", --quiet-cores 0.2,
 // --max-wait S, --max-foreign-cores 0.3, --retries N, --no-pin
+import type { Args } from '../support/args';
 import { resultsOf, runChild } from '../support/child';
 import { cpuWindow, measureQuietly } from '../support/cpu';
 import type { CpuWindow } from '../support/cpu';
@@ -21,7 +22,7 @@ import { benchArgs, benchCommand, loadControlFrom, runBenchmark } from '../suppo
 import type { LoadControl } from '../support/run-control';
 import { formatInt, median } from '../support/stats';
 import { writeCoreReport } from '../injection/report';
-import type { TimeoutRow } from '../injection/report';
+import type { TimeoutRound } from '../injection/report';
 import {
   TIMEOUT_BASELINE,
   TIMEOUT_MS,
@@ -69,11 +70,8 @@ async function runRound(
   return { results, foreignCores: cpu!.foreignCores(results[0].cpuMs) };
 }
 
-async function main(): Promise<void> {
-  const args = benchArgs(
-    [],
-    ['rounds', 'duration', 'slice', 'warmup', 'concurrency', 'nodes', 'variants'],
-  );
+/** Every round, on every Node version: the section benchmarks-core.md renders. */
+export async function measureTimeouts(args: Args) {
   const quick = args.flag('quick');
   const rounds = args.number('rounds', 3);
   const settings: Settings = {
@@ -98,12 +96,12 @@ async function main(): Promise<void> {
       `${settings.concurrency} in flight; ${describePinning(settings.pin, 'worker')}`,
   );
 
-  const rows: Omit<TimeoutRow, 'summary'>[] = nodes.flatMap((node) =>
+  const rows = nodes.flatMap((node) =>
     variants.map((variant) => ({
       nodeMajor: node.major,
       nodeVersion: node.version,
       variant,
-      rounds: [],
+      rounds: [] as TimeoutRound[],
     })),
   );
   const rowFor = (major: string, variant: string) =>
@@ -140,7 +138,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const summarised: TimeoutRow[] = rows.map((row) => {
+  const summarised = rows.map((row) => {
     const base = rowFor(row.nodeMajor, TIMEOUT_BASELINE).rounds;
     // Paired by round: the variants of a round ran interleaved in one process.
     const overBaseline = row.rounds.flatMap((r) => {
@@ -158,30 +156,37 @@ async function main(): Promise<void> {
     };
   });
 
-  await writeCoreReport(outDirOf(args), {
-    timeouts: {
-      settings: {
-        ...settings,
-        mode: quick ? 'quick' : 'default',
-        rounds,
-        timeoutMs: TIMEOUT_MS,
-        valueBytes: Buffer.byteLength(BENCH_VALUE),
-        pinning: describePinning(settings.pin, 'worker'),
-        command: benchCommand('bench:timeouts'),
-      },
-      environment: describeEnvironment(
-        nodes,
-        { version: redisVersion, owned: redis.owned },
-        measuredSrc,
-      ),
-      baseline: TIMEOUT_BASELINE,
-      descriptions: Object.fromEntries(variants.map((v) => [v, TIMEOUT_VARIANT_DESCRIPTIONS[v]])),
-      rows: summarised,
+  return {
+    settings: {
+      ...settings,
+      mode: quick ? ('quick' as const) : ('default' as const),
+      rounds,
+      timeoutMs: TIMEOUT_MS,
+      valueBytes: Buffer.byteLength(BENCH_VALUE),
+      pinning: describePinning(settings.pin, 'worker'),
+      command: benchCommand('bench:timeouts'),
     },
-  });
+    environment: describeEnvironment(
+      nodes,
+      { version: redisVersion, owned: redis.owned },
+      measuredSrc,
+    ),
+    baseline: TIMEOUT_BASELINE,
+    descriptions: Object.fromEntries(variants.map((v) => [v, TIMEOUT_VARIANT_DESCRIPTIONS[v]])),
+    rows: summarised,
+  };
 }
 
-runBenchmark(main, async () => {
-  await redis?.release();
-  redis = undefined;
-});
+runBenchmark(
+  async () => {
+    const args = benchArgs(
+      [],
+      ['rounds', 'duration', 'slice', 'warmup', 'concurrency', 'nodes', 'variants'],
+    );
+    await writeCoreReport(outDirOf(args), { timeouts: await measureTimeouts(args) });
+  },
+  async () => {
+    await redis?.release();
+    redis = undefined;
+  },
+);
