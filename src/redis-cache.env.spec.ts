@@ -104,6 +104,12 @@ describe('redisCacheOptionsFromEnv', () => {
       ).toEqual({ store: 'memory' });
     });
 
+    it('leaves REDIS_SENTINEL_PASSWORD out without sentinels (it is theirs alone)', () => {
+      expect(
+        redisCacheOptionsFromEnv({ REDIS_ADDR: 'cache:6380', REDIS_SENTINEL_PASSWORD: 'pw' }),
+      ).toEqual({ store: 'redis', host: 'cache', port: 6380 });
+    });
+
     it('keeps the tuning variables on the memory store', () => {
       expect(
         redisCacheOptionsFromEnv({ CACHE_DEFAULT_TTL_SECONDS: '30', CACHE_FAIL_OPEN: 'false' }),
@@ -270,6 +276,8 @@ describe('redisCacheOptionsFromEnv', () => {
       ['CACHE_FAIL_OPEN', 'maybe', '"true" or "false"'],
       ['REDIS_URL', 'http://x', 'a redis:// or rediss:// URL'],
       ['REDIS_URL', 'cache:6379', 'a redis:// or rediss:// URL'],
+      ['REDIS_URL', 'redis://cache:6379\n', 'a redis:// or rediss:// URL'],
+      ['CACHE_FAIL_OPEN', '__proto__', '"true" or "false"'],
     ])('rejects %s=%j, naming the variable and what it expects', (variable, value, expected) => {
       const error = configErrorOf({ [variable]: value });
       expect(error.message).toBe(
@@ -279,6 +287,9 @@ describe('redisCacheOptionsFromEnv', () => {
 
     it('rejects REDIS_TLS=yes without showing the value (it may be key material set by mistake)', () => {
       expect(configErrorOf({ REDIS_TLS: 'yes' }).message).toBe(
+        'Environment variable REDIS_TLS: expected "true" or "false", got "(hidden)".',
+      );
+      expect(configErrorOf({ REDIS_TLS: '__proto__' }).message).toBe(
         'Environment variable REDIS_TLS: expected "true" or "false", got "(hidden)".',
       );
       expect(

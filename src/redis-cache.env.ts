@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { RedisCacheConfigError, redactUrl } from './errors/redis-cache.errors';
-import { DESCRIBED_OPTIONS } from './options/option-schema';
+import { DESCRIBED_OPTIONS, describedAt } from './options/option-schema';
 import type { DescribedOption } from './options/option-schema';
 import { assertUrlLeavesRoomFor, parseAddr } from './options/redis-connection';
 import type { RedisNode } from './options/redis-connection';
@@ -25,13 +25,20 @@ export const REDIS_CACHE_ENV_VARIABLES: readonly string[] = [
   ...Object.keys(TLS_FILES),
 ];
 
+const connectionOf = (option: DescribedOption) => describedAt(option.path[0])?.info.connection;
+
 /** The options that say where and how to reach Redis: the memory store leaves them out. */
-const CONNECTION_OPTIONS = new Set<string>(
-  'url addr cluster sentinels name sentinelPassword username password db tls'.split(' '),
+const CONNECTION_OPTIONS = new Set(
+  DESCRIBED_OPTIONS.filter((option) => connectionOf(option)).map((option) => option.path[0]),
 );
 
 /** Variables that say where Redis is; at most one may be set (REDIS_URL beside REDIS_ADDR wins). */
-const LOCATION_VARIABLES = ['REDIS_URL', 'REDIS_ADDR', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'];
+const LOCATION_VARIABLES = OPTION_VARIABLES.filter(
+  (option) => connectionOf(option) === 'location',
+).map((option) => option.info.env!);
+
+/** The variable of the option at `path`. */
+const variableOf = (path: string): string => describedAt(path)!.info.env!;
 
 /**
  * Module options from the environment: the Go service's `REDIS_ADDR`, `REDIS_PASSWORD`, `REDIS_DB`,
@@ -65,13 +72,7 @@ export function redisCacheOptionsFromEnv(env: Env = process.env): RedisCacheModu
     );
   }
   if (typeof options.url === 'string') {
-    const names = {
-      url: 'REDIS_URL',
-      username: 'REDIS_USERNAME',
-      password: 'REDIS_PASSWORD',
-      db: 'REDIS_DB',
-    };
-    assertUrlLeavesRoomFor(options.url, options, 'Environment variables', (name) => names[name]);
+    assertUrlLeavesRoomFor(options.url, options, 'Environment variables', variableOf);
   }
   const store = options.store ?? (locations.length > 0 ? 'redis' : 'memory');
   if (store === 'memory') {
@@ -86,6 +87,8 @@ export function redisCacheOptionsFromEnv(env: Env = process.env): RedisCacheModu
   if (cluster) cluster.nodes = nodesOf(cluster.nodes, 'REDIS_CLUSTER_NODES', env) as never;
   if (options.sentinels) {
     options.sentinels = nodesOf(options.sentinels as string[], 'REDIS_SENTINELS', env);
+  } else {
+    delete options.sentinelPassword; // only the sentinels use it
   }
   return withoutUndefined({
     ...options,

@@ -383,6 +383,16 @@ describe('resolveRedisCacheOptions', () => {
         'RedisCacheModule option "tls": expected true, false or Node TLS connection options, got "(hidden)".',
       ],
       [
+        'tls given a PEM file where { ca } was meant',
+        { tls: Buffer.from('-----BEGIN CERTIFICATE-----') },
+        'RedisCacheModule option "tls": expected true, false or Node TLS connection options, got "(hidden)".',
+      ],
+      [
+        'url with whitespace (a mounted secret’s trailing newline)',
+        { url: 'redis://cache:6379\n' },
+        'RedisCacheModule option "url": expected a redis:// or rediss:// URL, got "redis://cache:6379\\n".',
+      ],
+      [
         'routeParams.app',
         { routeParams: { app: 'app-id' } },
         'RedisCacheModule option "routeParams.app": expected a route parameter name (letters, digits, _ or $), got "app-id".',

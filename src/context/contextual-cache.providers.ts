@@ -48,11 +48,11 @@ export function contextualCacheProvider(settings: CacheInjectionSettings): Provi
     );
   }
   if (settings.asyncLocalStorage !== 'auto' && settings.asyncLocalStorage !== 'always') {
-    const { asyncLocalStorage } = settings;
+    const expected = '"auto" or "always"';
     throw RedisCacheConfigError.invalidOption(
       'asyncLocalStorage',
-      '"auto" or "always"',
-      asyncLocalStorage,
+      expected,
+      settings.asyncLocalStorage,
     );
   }
   return settings.requestScoped ? requestScopedProvider : requestBoundProvider;

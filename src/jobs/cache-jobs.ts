@@ -44,8 +44,8 @@ export interface CacheJobRunOptions {
 }
 
 /**
- * How often a running job's record is rewritten, and when a silent one counts as abandoned (whole
- * seconds: the store's expiry of the job's liveness key decides, not the instances' clocks).
+ * How often a running job's record is rewritten, and when a silent one counts as abandoned (by
+ * what is left of the record's TTL in the store, not by the instances' clocks).
  */
 export interface CacheJobTiming {
   heartbeatMs: number;
@@ -62,8 +62,6 @@ export const CACHE_JOB_TIMING: CacheJobTiming = {
 
 /** Outside the `/{app}/{device}/{key}` shape: no count or flush sees the records. */
 export const CACHE_JOB_KEY_PREFIX = 'cache-jobs:';
-/** Beside a running job's record, while its instance keeps reporting. */
-const ALIVE_SUFFIX = ':alive';
 const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const statusSchema = z.object({
@@ -143,9 +141,9 @@ export class CacheJobs {
     return job.status();
   }
 
-  /** How long a running job's liveness key outlives its last report. */
-  private get aliveSeconds(): number {
-    return Math.max(1, Math.ceil(this.timing.abandonedAfterMs / 1000));
+  /** A running job's record is stored for this long at each report. */
+  private get runningTtlSeconds(): number {
+    return this.timing.keepSeconds * 2;
   }
 
   /** A job's status, from this instance or any other on the same store; `undefined` when unknown. */
@@ -156,14 +154,18 @@ export class CacheJobs {
     try {
       const status = await this.stored(id);
       if (status?.state !== 'running') return status;
-      if (await this.store.exists(CACHE_JOB_KEY_PREFIX + id + ALIVE_SUFFIX)) return status;
+      // Each report stores the record for runningTtlSeconds again: what is left of that, by the
+      // store's clock, says how long ago the last one was (no instance's clock is compared).
+      const leftMs = await this.store.remainingTtlMs(CACHE_JOB_KEY_PREFIX + id);
+      const silentMs = this.runningTtlSeconds * 1000 - leftMs;
+      if (leftMs !== -2 && silentMs <= this.timing.abandonedAfterMs) return status;
       // Its end may have been stored between the two reads: read it again.
       const again = await this.stored(id);
       if (again?.state !== 'running') return again;
       return {
         ...again,
         state: 'abandoned',
-        error: `The instance running it has not reported for over ${this.aliveSeconds} s.`,
+        error: `The instance running it has not reported for ${Math.round(silentMs / 1000)} s.`,
       };
     } catch (error) {
       return this.failures.reject('job_status', error);
@@ -235,15 +237,10 @@ export class CacheJobs {
 
   private async write(job: RunningJob): Promise<boolean> {
     const status = job.status();
-    const running = status.state === 'running';
     const key = CACHE_JOB_KEY_PREFIX + job.id;
-    const ttl = running ? this.timing.keepSeconds * 2 : this.timing.keepSeconds;
+    const ttl = status.state === 'running' ? this.runningTtlSeconds : this.timing.keepSeconds;
     try {
-      // A running record is never stored without its liveness key, and the key goes only once
-      // the end is stored: a reader that finds the record running and no key has seen a silence.
-      if (running) await this.store.set(key + ALIVE_SUFFIX, '1', this.aliveSeconds);
       await this.store.set(key, JSON.stringify(status), ttl);
-      if (!running) await this.store.delete(key + ALIVE_SUFFIX);
       return true;
     } catch (error) {
       this.warnings.warn(

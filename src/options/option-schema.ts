@@ -15,6 +15,8 @@ import type { RedisCacheModuleOptions } from '../redis-cache.interfaces';
 export interface OptionInfo {
   /** What a valid value looks like: "expected ...". */
   expected: string;
+  /** It says where Redis is, or how to connect to it: the memory store has no use for it. */
+  connection?: 'location' | 'setting';
   /** It may hold a secret (also when set to one by mistake): errors name it, never show it. */
   secret?: boolean;
   /** The environment variable that sets the option. */
@@ -32,6 +34,12 @@ function option<T extends z.ZodType>(schema: T, info: OptionInfo) {
   const optional = schema.optional();
   optionInfo.add(optional, info);
   return optional;
+}
+
+/** Marks an option as part of the connection (see `OptionInfo.connection`). */
+function connection<T extends z.ZodType>(kind: 'location' | 'setting', schema: T): T {
+  optionInfo.add(schema, { ...optionInfo.get(schema)!, connection: kind });
+  return schema;
 }
 
 const wholeText = (text: string): unknown => (/^\d+$/.test(text) ? Number(text) : text);
@@ -54,14 +62,21 @@ function wholeNumber(
   return option(schema, { expected: `${noun} ${range}`, env: more.env, fromText: wholeText });
 }
 
-const FLAG_TEXT: Record<string, boolean> = { true: true, false: false, 1: true, 0: false };
+const FLAG_TEXT = new Map([
+  ['true', true],
+  ['false', false],
+  ['1', true],
+  ['0', false],
+]);
+/** A flag variable's text as a boolean; any other text stays text (and fails the schema). */
+const flagText = (text: string): unknown => FLAG_TEXT.get(text) ?? text;
 
 function flag(env?: string) {
   return option(z.boolean(), {
     expected: 'a boolean',
     env,
     envExpected: '"true" or "false"',
-    fromText: (text) => FLAG_TEXT[text] ?? text,
+    fromText: flagText,
   });
 }
 
@@ -100,8 +115,13 @@ const routeParam = () =>
     expected: 'a route parameter name (letters, digits, _ or $)',
   });
 
-const isObject = (value: unknown): value is object =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+// Options objects are plain: a Buffer or a class instance given as `tls` is a mistake (a PEM file
+// read where `{ ca }` was meant), not options.
+const isPlainObject = (value: unknown): value is object => {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+};
 
 const hasMethods = (value: unknown, ...methods: string[]): boolean =>
   typeof value === 'object' &&
@@ -121,44 +141,63 @@ const ioredisOptions = (expected: string) =>
   option(z.record(z.string(), z.unknown()), { expected, secret: true });
 
 export const optionsSchema = z.strictObject({
-  url: option(
-    z
-      .string()
-      .regex(/^rediss?:\/\//)
-      .refine((url) => URL.canParse(url)),
-    { expected: 'a redis:// or rediss:// URL', env: 'REDIS_URL' },
+  url: connection(
+    'location',
+    option(
+      z
+        .string()
+        // No whitespace: URL parsing would drop a trailing newline or a tab a mounted secret holds.
+        .regex(/^rediss?:\/\/\S*$/)
+        .refine((url) => URL.canParse(url)),
+      { expected: 'a redis:// or rediss:// URL', env: 'REDIS_URL' },
+    ),
   ),
-  addr: text(`"host:port" with a port from ${PORT.min} to ${PORT.max}`, 'REDIS_ADDR'),
-  host: option(z.string().min(1), { expected: 'a non-empty host name' }),
-  port: wholeNumber('an integer port', PORT.min, PORT.max),
-  username: text('a string', 'REDIS_USERNAME'),
-  password: text('a string', 'REDIS_PASSWORD', true),
-  db: wholeNumber('a database number', 0, undefined, { env: 'REDIS_DB' }),
-  tls: option(z.union([z.boolean(), z.custom<ConnectionOptions>(isObject)]), {
-    expected: 'true, false or Node TLS connection options',
-    secret: true,
-    env: 'REDIS_TLS',
-    envExpected: '"true" or "false"',
-    fromText: (text) => FLAG_TEXT[text] ?? text,
-  }),
-  cluster: group(
-    {
-      nodes: nodeList('REDIS_CLUSTER_NODES'),
-      clusterOptions: ioredisOptions('an object of ioredis Cluster options'),
-    },
-    '"nodes" (a non-empty array) and optional "clusterOptions"',
+  addr: connection(
+    'location',
+    text(`"host:port" with a port from ${PORT.min} to ${PORT.max}`, 'REDIS_ADDR'),
   ),
-  sentinels: nodeList('REDIS_SENTINELS'),
-  name: option(z.string().min(1), {
-    expected: 'the non-empty name of the master group the sentinels monitor',
-    env: 'REDIS_SENTINEL_NAME',
-  }),
-  sentinelPassword: text('a string', 'REDIS_SENTINEL_PASSWORD', true),
-  client: option(z.custom<Redis | Cluster>(isRedisClient), {
-    expected: 'an ioredis Redis or Cluster instance',
-    secret: true,
-  }),
-  redisOptions: ioredisOptions('an object of ioredis options'),
+  host: connection('location', option(z.string().min(1), { expected: 'a non-empty host name' })),
+  port: connection('location', wholeNumber('an integer port', PORT.min, PORT.max)),
+  username: connection('setting', text('a string', 'REDIS_USERNAME')),
+  password: connection('setting', text('a string', 'REDIS_PASSWORD', true)),
+  db: connection('setting', wholeNumber('a database number', 0, undefined, { env: 'REDIS_DB' })),
+  tls: connection(
+    'setting',
+    option(z.union([z.boolean(), z.custom<ConnectionOptions>(isPlainObject)]), {
+      expected: 'true, false or Node TLS connection options',
+      secret: true,
+      env: 'REDIS_TLS',
+      envExpected: '"true" or "false"',
+      fromText: flagText,
+    }),
+  ),
+  cluster: connection(
+    'location',
+    group(
+      {
+        nodes: nodeList('REDIS_CLUSTER_NODES'),
+        clusterOptions: ioredisOptions('an object of ioredis Cluster options'),
+      },
+      '"nodes" (a non-empty array) and optional "clusterOptions"',
+    ),
+  ),
+  sentinels: connection('location', nodeList('REDIS_SENTINELS')),
+  name: connection(
+    'setting',
+    option(z.string().min(1), {
+      expected: 'the non-empty name of the master group the sentinels monitor',
+      env: 'REDIS_SENTINEL_NAME',
+    }),
+  ),
+  sentinelPassword: connection('setting', text('a string', 'REDIS_SENTINEL_PASSWORD', true)),
+  client: connection(
+    'location',
+    option(z.custom<Redis | Cluster>(isRedisClient), {
+      expected: 'an ioredis Redis or Cluster instance',
+      secret: true,
+    }),
+  ),
+  redisOptions: connection('setting', ioredisOptions('an object of ioredis options')),
   store: option(z.enum(['redis', 'memory']), {
     expected: '"redis" or "memory"',
     env: 'CACHE_STORE',
@@ -220,7 +259,7 @@ export const optionsSchema = z.strictObject({
         expected: 'true, false or { meterProvider } with an OpenTelemetry MeterProvider',
         env: 'CACHE_METRICS_OPENTELEMETRY',
         envExpected: '"true" or "false"',
-        fromText: (text) => FLAG_TEXT[text] ?? text,
+        fromText: flagText,
       },
     ),
   }),
@@ -241,7 +280,12 @@ export interface DescribedOption {
 function describeShape(shape: Record<string, z.ZodType>, parent: string[]): DescribedOption[] {
   return Object.entries(shape).flatMap(([key, schema]) => {
     const path = [...parent, key];
-    const own = { path, schema, info: optionInfo.get(schema)! };
+    const info = optionInfo.get(schema);
+    if (!info)
+      throw new Error(
+        `Option ${path.join('.')} is not declared with option() in option-schema.ts.`,
+      );
+    const own = { path, schema, info };
     const inner = schema instanceof z.ZodOptional ? schema.unwrap() : schema;
     return inner instanceof z.ZodObject && parent.length === 0
       ? [own, ...describeShape(inner.shape, path)]

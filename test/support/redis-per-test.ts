@@ -46,9 +46,14 @@ export function redisPerTest(defaults: RedisCacheSettings = {}): RedisPerTest {
     raw = new Redis(server.url);
   });
   afterEach(async () => {
-    for (const close of closers.splice(0).reverse()) await close();
+    // Whatever a closer throws, the rest run and the server stops; the first failure is reported.
+    const failures: unknown[] = [];
+    for (const close of closers.splice(0).reverse()) await close().catch((e) => failures.push(e));
     raw?.disconnect();
     await server?.dispose();
+    raw = undefined;
+    server = undefined;
+    if (failures.length > 0) throw failures[0];
   });
   return own;
 }
