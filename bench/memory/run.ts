@@ -41,8 +41,7 @@ export const memoryArgs = (argv?: readonly string[]) =>
 /** What to stop if the run is interrupted (Ctrl-C). */
 let cleanupInProgress: (() => Promise<void>) | undefined;
 
-/** Runs the memory benchmark and returns its section (the caller writes or renders it). */
-/** Runs the benchmark (against `redis` if given, left running) and returns its section. */
+/** Runs the memory benchmark (against `redis` if given, left running) and returns its section. */
 export async function runMemoryBenchmark(
   args: Args,
   given?: BenchRedis,

@@ -68,16 +68,14 @@ const FLAG_TEXT = new Map([
   ['1', true],
   ['0', false],
 ]);
-/** A flag variable's text as a boolean; any other text stays text (and fails the schema). */
-const flagText = (text: string): unknown => FLAG_TEXT.get(text) ?? text;
+/** How a variable of a boolean option reads: any text but these stays text (and fails). */
+const FLAG_VARIABLE = {
+  envExpected: '"true" or "false"',
+  fromText: (text: string): unknown => FLAG_TEXT.get(text) ?? text,
+};
 
 function flag(env?: string) {
-  return option(z.boolean(), {
-    expected: 'a boolean',
-    env,
-    envExpected: '"true" or "false"',
-    fromText: flagText,
-  });
+  return option(z.boolean(), { expected: 'a boolean', env, ...FLAG_VARIABLE });
 }
 
 function text(expected: string, env?: string, secret?: boolean) {
@@ -167,8 +165,7 @@ export const optionsSchema = z.strictObject({
       expected: 'true, false or Node TLS connection options',
       secret: true,
       env: 'REDIS_TLS',
-      envExpected: '"true" or "false"',
-      fromText: flagText,
+      ...FLAG_VARIABLE,
     }),
   ),
   cluster: connection(
@@ -258,8 +255,7 @@ export const optionsSchema = z.strictObject({
       {
         expected: 'true, false or { meterProvider } with an OpenTelemetry MeterProvider',
         env: 'CACHE_METRICS_OPENTELEMETRY',
-        envExpected: '"true" or "false"',
-        fromText: flagText,
+        ...FLAG_VARIABLE,
       },
     ),
   }),
