@@ -1,24 +1,72 @@
-// The bulk benchmark's database: a million keys shaped like cache keys, of which one device's and
-// one app-and-device's are the keys a flush or a count must find. Every app id carries the run's
-// tag, so the keys this run wrote are told apart from anyone else's, and removed exactly.
+// The large databases the bulk, key-count and namespace-index benchmarks work on: keys shaped like
+// cache keys, `/{app}-{tag}/{device}/{key}`, with short values. The run's tag in every app id tells
+// its keys from anyone else's, so a shared Redis is left as it was found.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { unlinkMatching } from '../support/redis';
 
-/** Apps the filler keys are spread over. */
 export const FILLER_APPS = 100;
-/** Keys per app on each filler device. */
-export const FILLER_KEYS_PER_APP_DEVICE = 10;
-/** Apps the target device's keys are spread over (its keys in each are an equal share). */
+const FILLER_KEYS_PER_APP_DEVICE = 10;
+/** Apps the target device's keys are spread over. */
 export const TARGET_APPS = 10;
-/** Every key's value: small, so the database is mostly keys. */
+/** Small, so the database is mostly keys. */
 export const FILLER_VALUE = 'v'.repeat(16);
-/** Well past any run, so keys left on a shared server by a crash expire on their own. */
-export const KEY_TTL_SECONDS = 3 * 3600;
-/** Commands per pipeline while filling. */
+/** Well past any run, so keys a crash leaves on a shared server expire on their own. */
+const KEY_TTL_SECONDS = 3 * 3600;
 const PIPELINE_BATCH = 10_000;
+/** Every SCAN of the benchmarks, the module's included. */
+export const SCAN_COUNT = 1000;
 
-/** The shape of one run's database; everything derives from `tag`, `totalKeys` and `matching`. */
+const appId = (tag: string, index: number) => `a${index}-${tag}`;
+
+/** Filler key `i`: 100 apps × (count / 1000) devices × 10 keys, a device in every app. */
+export function fillerKey(tag: string, i: number): string {
+  const rest = Math.floor(i / FILLER_APPS);
+  const device = Math.floor(rest / FILLER_KEYS_PER_APP_DEVICE);
+  return `/${appId(tag, i % FILLER_APPS)}/d${device}/k${rest % FILLER_KEYS_PER_APP_DEVICE}`;
+}
+
+/** SETs `count` keys named by `keyOf`, in pipelines, with the short value and a TTL. */
+export async function writeKeys(client: Redis, count: number, keyOf: (i: number) => string) {
+  for (let start = 0; start < count; start += PIPELINE_BATCH) {
+    const pipeline = client.pipeline();
+    for (let i = start; i < Math.min(count, start + PIPELINE_BATCH); i++) {
+      pipeline.set(keyOf(i), FILLER_VALUE, 'EX', KEY_TTL_SECONDS);
+    }
+    const failed = ((await pipeline.exec()) ?? []).find(([error]) => error !== null);
+    if (failed) throw failed[0]!;
+  }
+}
+
+export const writeFiller = (client: Redis, tag: string, count: number) =>
+  writeKeys(client, count, (i) => fillerKey(tag, i));
+
+/** UNLINKs exactly the keys tagged `tag`; resolves how many. */
+export function removeTagged(client: Redis, tag: string): Promise<number> {
+  return unlinkMatching(client, `/*-${tag}/*`, (key) => {
+    const parts = key.split('/');
+    return parts.length === 4 && parts[0] === '' && parts[1].endsWith(`-${tag}`);
+  });
+}
+
+/** SCANs `pattern` to its end, handing each batch to `onBatch`; resolves the number of SCANs. */
+export async function scanAll(
+  client: Redis,
+  pattern: string,
+  onBatch: (keys: string[]) => unknown,
+): Promise<number> {
+  let scans = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
+    scans++;
+    cursor = next;
+    await onBatch(keys);
+  } while (cursor !== '0');
+  return scans;
+}
+
+/** The bulk benchmark's database: filler, one device's keys to flush, one namespace to count. */
 export interface BulkDataset {
   readonly tag: string;
   readonly totalKeys: number;
@@ -38,85 +86,28 @@ export function planDataset(totalKeys: number, matching: number): BulkDataset {
       `--keys ${totalKeys} and --matching ${matching}: need keys > 2 × matching and matching a multiple of ${TARGET_APPS}`,
     );
   }
-  return {
-    tag,
-    totalKeys,
-    matching,
-    fillerKeys,
-    targetDevice: `target-${tag}`,
-    statsApp: appId(tag, 7),
-    statsDevice: `stats-${tag}`,
-  };
+  const [targetDevice, statsApp, statsDevice] = [`target-${tag}`, appId(tag, 7), `stats-${tag}`];
+  return { tag, totalKeys, matching, fillerKeys, targetDevice, statsApp, statsDevice };
 }
 
-const appId = (tag: string, index: number) => `a${index}-${tag}`;
+/** The target device's key `i`, spread over the first 10 apps (which hold filler keys too). */
+export const targetKey = (dataset: BulkDataset, i: number) =>
+  `/${appId(dataset.tag, i % TARGET_APPS)}/${dataset.targetDevice}/k${i}`;
 
-/**
- * Filler key `i`: 100 apps × (fillerKeys / 1000) devices × 10 keys, so every filler device has
- * keys in every app, like a device that uses many apps.
- */
-export function fillerKey(tag: string, i: number): string {
-  const app = i % FILLER_APPS;
-  const rest = Math.floor(i / FILLER_APPS);
-  const key = rest % FILLER_KEYS_PER_APP_DEVICE;
-  const device = Math.floor(rest / FILLER_KEYS_PER_APP_DEVICE);
-  return `/${appId(tag, app)}/d${device}/k${key}`;
+export async function populate(client: Redis, dataset: BulkDataset) {
+  const { tag, fillerKeys, matching, statsApp, statsDevice } = dataset;
+  await writeFiller(client, tag, fillerKeys);
+  await writeKeys(client, matching, (i) => targetKey(dataset, i));
+  await writeKeys(client, matching, (i) => `/${statsApp}/${statsDevice}/k${i}`);
 }
 
-/** The target device's key `i`: spread over the first 10 apps (which also hold filler keys). */
-export function targetKey(dataset: BulkDataset, i: number): string {
-  return `/${appId(dataset.tag, i % TARGET_APPS)}/${dataset.targetDevice}/k${i}`;
-}
-
-export function statsKey(dataset: BulkDataset, i: number): string {
-  return `/${dataset.statsApp}/${dataset.statsDevice}/k${i}`;
-}
-
-/** SCAN MATCH pattern of every key this run wrote (filtered again by `isOwnKey`). */
-export const ownKeysPattern = (dataset: BulkDataset) => `/*-${dataset.tag}/*`;
-
-/** Exactly the shape this run writes: `/{app}-{tag}/{device}/{key}`, three slashes. */
-export function isOwnKey(dataset: BulkDataset, key: string): boolean {
-  const parts = key.split('/');
-  return parts.length === 4 && parts[0] === '' && parts[1].endsWith(`-${dataset.tag}`);
-}
-
-/** SETs `count` keys named by `keyOf`, pipelined in batches, with a short value and a TTL. */
-export async function writeKeys(
-  client: Redis,
-  count: number,
-  keyOf: (i: number) => string,
-): Promise<void> {
-  for (let start = 0; start < count; start += PIPELINE_BATCH) {
-    const pipeline = client.pipeline();
-    const end = Math.min(count, start + PIPELINE_BATCH);
-    for (let i = start; i < end; i++) pipeline.set(keyOf(i), FILLER_VALUE, 'EX', KEY_TTL_SECONDS);
-    const results = (await pipeline.exec()) ?? [];
-    const failed = results.find(([error]) => error !== null);
-    if (failed) throw failed[0]!;
-  }
-}
-
-/** Fills the database: filler, the target device's keys and the stats namespace's. */
-export async function populate(client: Redis, dataset: BulkDataset): Promise<void> {
-  await writeKeys(client, dataset.fillerKeys, (i) => fillerKey(dataset.tag, i));
-  await writeKeys(client, dataset.matching, (i) => targetKey(dataset, i));
-  await writeKeys(client, dataset.matching, (i) => statsKey(dataset, i));
-}
-
-/** How many of the target device's keys exist (multi-key EXISTS, 1,000 at a time). */
+/** How many of the target device's keys exist (EXISTS of 1,000 at a time). */
 export async function countTargetKeys(client: Redis, dataset: BulkDataset): Promise<number> {
   let found = 0;
   for (let start = 0; start < dataset.matching; start += 1000) {
-    const keys: string[] = [];
-    for (let i = start; i < Math.min(dataset.matching, start + 1000); i++) {
-      keys.push(targetKey(dataset, i));
-    }
+    const end = Math.min(dataset.matching, start + 1000);
+    const keys = Array.from({ length: end - start }, (_, i) => targetKey(dataset, start + i));
     found += await client.exists(...keys);
   }
   return found;
 }
-
-/** UNLINKs every key this run wrote, and only those; resolves how many. */
-export const removeOwnKeys = (client: Redis, dataset: BulkDataset) =>
-  unlinkMatching(client, ownKeysPattern(dataset), (key) => isOwnKey(dataset, key));

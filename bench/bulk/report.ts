@@ -12,11 +12,27 @@ import {
   valueRange,
   writeReport,
 } from '../support/report';
+import type { Column } from '../support/report';
 import { formatInt, formatMs, formatRatio, max } from '../support/stats';
-import type { GetLatency } from './get-windows';
+import type { GetLatency } from './get-load';
 import type { runBulkBenchmark } from './run';
-import { BULK_VARIANTS, FLUSH_RATIO_TARGET, GET_P99_TARGET_MS } from './variants';
-import type { BulkVariant, BulkWorkerResult } from './variants';
+import { BULK_VARIANTS } from './worker';
+import type { BulkVariant, BulkWorkerResult } from './worker';
+
+/** Targets from the issue. */
+export const FLUSH_RATIO_TARGET = 1.1;
+export const GET_P99_TARGET_MS = 5;
+
+export const BULK_VARIANT_DESCRIPTIONS: Record<BulkVariant, string> = {
+  flushDevice:
+    '`RedisCache.fromClient(client).withContext(app, device).flushDevice()`: SCAN `MATCH /*/{device}/* COUNT 1000`, each key checked for the exact `/{app}/{device}/{key}` shape, one UNLINK per non-empty batch sent while the next SCAN runs',
+  'scan-unlink-loop':
+    "hand-written: `client.scan(cursor, 'MATCH', '/*/{device}/*', 'COUNT', 1000)`, then `await client.unlink(...keys)` for each non-empty batch, one after the other",
+  stats:
+    '`withContext(app, device).stats()`: SCAN `MATCH /{app}/{device}/* COUNT 1000`, exact-shape check, distinct keys counted in a Set',
+  'scan-count-loop':
+    "hand-written: `client.scan(cursor, 'MATCH', '/{app}/{device}/*', 'COUNT', 1000)`, adding up `keys.length`",
+};
 
 /** One operation in one round: its worker's result, checked against DBSIZE. */
 export interface BulkRound extends BulkWorkerResult {
@@ -42,6 +58,14 @@ export type BulkRow = ReturnType<typeof summariseBulk>[number];
 /** What runBulkBenchmark records: settings, environment, idle GET windows and the rows. */
 export type BulkSection = Awaited<ReturnType<typeof runBulkBenchmark>>;
 
+/** GET p50 and p99 (medians over windows), the worst p99 and the slowest GET. */
+const summariseGets = (gets: readonly GetLatency[]) => ({
+  getP50MsMedian: medianOf(gets, (g) => g.p50Ms),
+  getP99MsMedian: medianOf(gets, (g) => g.p99Ms),
+  getP99MsWorst: max(gets.map((g) => g.p99Ms)),
+  getMaxMs: max(gets.map((g) => g.maxMs)),
+});
+
 /** Medians over rounds (worst and max where a tail matters), and ratios to the paired loop. */
 export function summariseBulk(
   // `baseline`: the hand-written loop a module operation is held against (none for the loops).
@@ -55,10 +79,7 @@ export function summariseBulk(
       summary: {
         msMedian: medianOf(rounds, (r) => r.ms),
         opCpuMsMedian: medianOf(rounds, (r) => r.opCpuMs),
-        getP50MsMedian: medianOf(rounds, (r) => r.get.p50Ms),
-        getP99MsMedian: medianOf(rounds, (r) => r.get.p99Ms),
-        getP99MsWorst: max(rounds.map((r) => r.get.p99Ms)),
-        getMaxMs: max(rounds.map((r) => r.get.maxMs)),
+        ...summariseGets(rounds.map((r) => r.get)),
         getFailed: sumOf(rounds, (r) => r.get.failed),
         rssPeakDeltaMiBMedian: medianOf(rounds, (r) => r.rssPeakDeltaMiB),
         rssPeakDeltaMiBMax: max(rounds.map((r) => r.rssPeakDeltaMiB)),
@@ -101,16 +122,59 @@ export function bulkTargets(section: BulkSection): { flushRatio?: boolean; getP9
   };
 }
 
+/** A line of the table: an operation, or the idle windows (where only the GET columns apply). */
+interface Line {
+  operation: string;
+  gets: ReturnType<typeof summariseGets>;
+  row?: BulkRow;
+}
+
+function columns(section: BulkSection): Column<Line>[] {
+  const { flushRatio, getP99 } = bulkTargets(section);
+  const op = (cell: (row: BulkRow) => string) => (line: Line) => (line.row ? cell(line.row) : '');
+  return [
+    ['Operation', (line) => line.operation],
+    ['ms (median)', op((row) => formatMs(row.summary.msMedian))],
+    [
+      'ms per round',
+      op((row) =>
+        valueRange(
+          row.rounds.map((r) => r.ms),
+          formatMs,
+        ),
+      ),
+    ],
+    ['vs loop', op((row) => (row.summary.ratio ? formatRatio(row.summary.ratio.ratioMedian) : ''))],
+    ['ratio per round', op((row) => ratioRange(row.summary.ratio))],
+    [
+      'target',
+      op((row) =>
+        row.variant === 'flushDevice'
+          ? `time ≤ ${FLUSH_RATIO_TARGET}x: ${verdict(flushRatio)}; GET p99 < ${GET_P99_TARGET_MS} ms: ${verdict(getP99)}`
+          : '',
+      ),
+    ],
+    ['keys', op((row) => formatInt(row.rounds[0]?.expected ?? NaN))],
+    ['worker CPU ms', op((row) => formatMs(row.summary.opCpuMsMedian))],
+    ['GET p50 ms', (line) => formatMs(line.gets.getP50MsMedian)],
+    ['GET p99 ms', (line) => formatMs(line.gets.getP99MsMedian)],
+    ['worst GET p99 ms', (line) => formatMs(line.gets.getP99MsWorst)],
+    ['GET max ms', (line) => formatMs(line.gets.getMaxMs)],
+    ['peak RSS Δ MiB', op((row) => mib(row.summary.rssPeakDeltaMiBMedian))],
+    ['peak heap Δ MiB', op((row) => mib(row.summary.heapUsedPeakDeltaMiBMedian))],
+    ['other load', op((row) => formatLoad(row.rounds))],
+  ];
+}
+
 export function renderBulk(section: BulkSection): string {
   const { settings: s } = section;
-  const { flushRatio, getP99 } = bulkTargets(section);
-  const idle = section.idle.map((i) => i.get);
-  // The idle windows as one more line of the table: only the GET columns apply.
-  type Line = BulkRow | 'idle';
-  const op = (cell: (row: BulkRow) => string) => (line: Line) =>
-    line === 'idle' ? '' : cell(line);
-  const get = (cell: (row: BulkRow) => string, idleCell: () => string) => (line: Line) =>
-    line === 'idle' ? idleCell() : cell(line);
+  const lines: Line[] = [
+    ...section.rows.map((row) => ({ operation: label(row.variant), gets: row.summary, row })),
+    {
+      operation: `(no operation, ${(s.idleWindowMs / 1000).toFixed(0)} s)`,
+      gets: summariseGets(section.idle.map((i) => i.get)),
+    },
+  ];
   return [
     '## 3. Bulk: `flushDevice` and `stats` on a large database',
     '',
@@ -123,74 +187,7 @@ export function renderBulk(section: BulkSection): string {
     '',
     `Targets (from the issue): \`flushDevice\` at most ${FLUSH_RATIO_TARGET.toFixed(1)}x the hand-written loop's time; GET p99 under ${GET_P99_TARGET_MS} ms while it runs.`,
     '',
-    table<Line>(
-      [...section.rows, 'idle'],
-      [
-        [
-          'Operation',
-          (line) =>
-            line === 'idle'
-              ? `(no operation, ${(s.idleWindowMs / 1000).toFixed(0)} s)`
-              : label(line.variant),
-        ],
-        ['ms (median)', op((row) => formatMs(row.summary.msMedian))],
-        [
-          'ms per round',
-          op((row) =>
-            valueRange(
-              row.rounds.map((r) => r.ms),
-              formatMs,
-            ),
-          ),
-        ],
-        [
-          'vs loop',
-          op((row) => (row.summary.ratio ? formatRatio(row.summary.ratio.ratioMedian) : '')),
-        ],
-        ['ratio per round', op((row) => ratioRange(row.summary.ratio))],
-        [
-          'target',
-          op((row) =>
-            row.variant === 'flushDevice'
-              ? `time ≤ ${FLUSH_RATIO_TARGET}x: ${verdict(flushRatio)}; GET p99 < ${GET_P99_TARGET_MS} ms: ${verdict(getP99)}`
-              : '',
-          ),
-        ],
-        ['keys', op((row) => formatInt(row.rounds[0]?.expected ?? NaN))],
-        ['worker CPU ms', op((row) => formatMs(row.summary.opCpuMsMedian))],
-        [
-          'GET p50 ms',
-          get(
-            (row) => formatMs(row.summary.getP50MsMedian),
-            () => formatMs(medianOf(idle, (g) => g.p50Ms)),
-          ),
-        ],
-        [
-          'GET p99 ms',
-          get(
-            (row) => formatMs(row.summary.getP99MsMedian),
-            () => formatMs(medianOf(idle, (g) => g.p99Ms)),
-          ),
-        ],
-        [
-          'worst GET p99 ms',
-          get(
-            (row) => formatMs(row.summary.getP99MsWorst),
-            () => formatMs(max(idle.map((g) => g.p99Ms))),
-          ),
-        ],
-        [
-          'GET max ms',
-          get(
-            (row) => formatMs(row.summary.getMaxMs),
-            () => formatMs(max(idle.map((g) => g.maxMs))),
-          ),
-        ],
-        ['peak RSS Δ MiB', op((row) => mib(row.summary.rssPeakDeltaMiBMedian))],
-        ['peak heap Δ MiB', op((row) => mib(row.summary.heapUsedPeakDeltaMiBMedian))],
-        ['other load', op((row) => formatLoad(row.rounds))],
-      ],
-    ),
+    table(lines, columns(section)),
     '',
     `GETs measured during operations: ${formatInt(sumOf(section.rows, (row) => sumOf(row.rounds, (r) => r.get.gets)))}, of which failed or missed: ${formatInt(sumOf(section.rows, (row) => row.summary.getFailed))}.`,
     '',

@@ -1,6 +1,6 @@
-// One timed bulk operation, in a fresh process (run with --expose-gc): connects, forces a GC,
-// resets the kernel's RSS high-water mark, runs the operation while sampling its memory every
-// 5 ms, and prints `RESULT {json}` (a BulkWorkerResult).
+// One timed bulk operation in a fresh process (run with --expose-gc), so its memory is its own:
+// connects, forces a GC, resets the kernel's RSS high-water mark, runs the operation while
+// sampling memory every 5 ms, and prints `RESULT {json}` (a BulkWorkerResult).
 //   node --expose-gc bench/dist/bench/bulk/worker.js --variant flushDevice \
 //     --redis redis://127.0.0.1:PORT --db 0 --app a0-TAG --device target-TAG
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -8,23 +8,44 @@ import { Redis } from 'ioredis';
 import { RedisCache } from '../../src';
 import { Args } from '../support/args';
 import { sleep } from '../support/stats';
-import { BULK_VARIANTS } from './variants';
-import type { BulkVariant, BulkWorkerResult } from './variants';
+import { scanAll } from './dataset';
 
-const SCAN_COUNT = 1000;
-const SAMPLE_INTERVAL_MS = 5;
+/** Each module operation and the hand-written loop it is held against. */
+export const BULK_PAIRS = [
+  { module: 'flushDevice', baseline: 'scan-unlink-loop' },
+  { module: 'stats', baseline: 'scan-count-loop' },
+] as const;
+export const BULK_VARIANTS = BULK_PAIRS.flatMap(({ module, baseline }) => [module, baseline]);
+export type BulkVariant = (typeof BULK_VARIANTS)[number];
+
+export const isFlush = (variant: BulkVariant) =>
+  variant === 'flushDevice' || variant === 'scan-unlink-loop';
+
+export interface BulkWorkerResult {
+  variant: BulkVariant;
+  /** Keys deleted (flushes) or counted (counts), as the operation reported. */
+  count: number;
+  ms: number;
+  /** Wall-clock bounds of the operation (ms since the epoch), to pick the GETs sent meanwhile. */
+  startEpochMs: number;
+  endEpochMs: number;
+  /** SCAN calls made (hand-written loops only; the module does not say). */
+  scans?: number;
+  /** The worker's CPU time during the operation, and over its whole life, in ms. */
+  opCpuMs: number;
+  cpuMs: number;
+  /** Right before the operation, after a forced GC. */
+  rssBeforeBytes: number;
+  heapUsedBeforeBytes: number;
+  /** Highest RSS during the operation: the kernel's high-water mark, reset just before it. */
+  rssPeakBytes: number;
+  /** True when the high-water mark could not be reset and the peak is from 5 ms samples. */
+  rssPeakSampled: boolean;
+  heapUsedPeakBytes: number;
+  samples: number;
+}
 
 const epochNow = () => performance.timeOrigin + performance.now();
-
-/** Resets VmHWM (Linux ≥ 4.0: `echo 5 > /proc/self/clear_refs`); false where it cannot. */
-function resetPeakRss(): boolean {
-  try {
-    writeFileSync('/proc/self/clear_refs', '5');
-    return peakRssBytes() !== undefined;
-  } catch {
-    return false;
-  }
-}
 
 function peakRssBytes(): number | undefined {
   try {
@@ -35,32 +56,14 @@ function peakRssBytes(): number | undefined {
   }
 }
 
-/** The hand-written flush: SCAN a batch, UNLINK it, SCAN the next. */
-async function scanUnlinkLoop(client: Redis, pattern: string): Promise<[number, number]> {
-  let deleted = 0;
-  let scans = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
-    scans++;
-    cursor = next;
-    if (keys.length > 0) deleted += await client.unlink(...keys);
-  } while (cursor !== '0');
-  return [deleted, scans];
-}
-
-/** The hand-written count: SCAN, add up what each batch returns. */
-async function scanCountLoop(client: Redis, pattern: string): Promise<[number, number]> {
-  let counted = 0;
-  let scans = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
-    scans++;
-    cursor = next;
-    counted += keys.length;
-  } while (cursor !== '0');
-  return [counted, scans];
+/** Resets VmHWM (Linux ≥ 4.0: `echo 5 > /proc/self/clear_refs`); false where it cannot. */
+function resetPeakRss(): boolean {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+    return peakRssBytes() !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 /** The module needs its database confirmed (SELECT, for db ≠ 0) before it sends anything. */
@@ -77,36 +80,47 @@ async function untilAnswering(cache: RedisCache): Promise<void> {
   }
 }
 
+/** The operation, ready to run: resolves the keys it deleted or counted, and SCANs it made. */
+async function prepare(
+  variant: BulkVariant,
+  client: Redis,
+  app: string,
+  device: string,
+): Promise<() => Promise<{ count: number; scans?: number }>> {
+  let count = 0;
+  switch (variant) {
+    case 'scan-unlink-loop': // SCAN a batch, UNLINK it, SCAN the next
+      return async () => {
+        const scans = await scanAll(client, `/*/${device}/*`, async (keys) => {
+          if (keys.length > 0) count += await client.unlink(...keys);
+        });
+        return { count, scans };
+      };
+    case 'scan-count-loop':
+      return async () => {
+        const scans = await scanAll(client, `/${app}/${device}/*`, (keys) => {
+          count += keys.length;
+        });
+        return { count, scans };
+      };
+    default: {
+      const cache = await RedisCache.fromClient(client);
+      await untilAnswering(cache);
+      const context = cache.withContext(app, device);
+      return async () => ({
+        count: await (variant === 'flushDevice' ? context.flushDevice() : context.stats()),
+      });
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const args = new Args([], ['variant', 'redis', 'db', 'app', 'device']);
   const variant = args.required('variant') as BulkVariant;
   if (!BULK_VARIANTS.includes(variant)) throw new Error(`Unknown --variant ${variant}`);
-  const db = Number(args.string('db') ?? 0);
-  const app = args.required('app');
-  const device = args.required('device');
-
-  const client = new Redis(args.required('redis'), { db, lazyConnect: true });
+  const client = new Redis(args.required('redis'), { db: args.number('db', 0), lazyConnect: true });
   await client.connect();
-  let run: () => Promise<[number, number | undefined]>;
-  switch (variant) {
-    case 'flushDevice':
-    case 'stats': {
-      const cache = await RedisCache.fromClient(client);
-      await untilAnswering(cache);
-      const context = cache.withContext(app, device);
-      run =
-        variant === 'flushDevice'
-          ? async () => [await context.flushDevice(), undefined]
-          : async () => [await context.stats(), undefined];
-      break;
-    }
-    case 'scan-unlink-loop':
-      run = () => scanUnlinkLoop(client, `/*/${device}/*`);
-      break;
-    case 'scan-count-loop':
-      run = () => scanCountLoop(client, `/${app}/${device}/*`);
-      break;
-  }
+  const run = await prepare(variant, client, args.required('app'), args.required('device'));
   await client.ping();
 
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -115,27 +129,23 @@ async function main(): Promise<void> {
   gc();
   const before = process.memoryUsage();
   const hwmReset = resetPeakRss();
-  let rssPeak = before.rss;
-  let heapPeak = before.heapUsed;
-  let samples = 0;
-  const sampler = setInterval(() => {
+  let [rssPeak, heapPeak, samples] = [before.rss, before.heapUsed, 0];
+  const sample = () => {
     const usage = process.memoryUsage();
     rssPeak = Math.max(rssPeak, usage.rss);
     heapPeak = Math.max(heapPeak, usage.heapUsed);
-    samples++;
-  }, SAMPLE_INTERVAL_MS);
+  };
+  const sampler = setInterval(() => (sample(), samples++), 5);
 
   const cpuBefore = process.cpuUsage();
   const startEpochMs = epochNow();
   const started = performance.now();
-  const [count, scans] = await run();
+  const { count, scans } = await run();
   const ms = performance.now() - started;
   const endEpochMs = epochNow();
   const opCpu = process.cpuUsage(cpuBefore);
   clearInterval(sampler);
-  const after = process.memoryUsage();
-  rssPeak = Math.max(rssPeak, after.rss);
-  heapPeak = Math.max(heapPeak, after.heapUsed);
+  sample();
   const hwm = hwmReset ? peakRssBytes() : undefined;
 
   client.disconnect();
@@ -151,7 +161,7 @@ async function main(): Promise<void> {
     cpuMs: (cpu.user + cpu.system) / 1000,
     rssBeforeBytes: before.rss,
     heapUsedBeforeBytes: before.heapUsed,
-    rssPeakBytes: hwm !== undefined ? Math.max(hwm, rssPeak) : rssPeak,
+    rssPeakBytes: Math.max(hwm ?? 0, rssPeak),
     rssPeakSampled: hwm === undefined,
     heapUsedPeakBytes: heapPeak,
     samples,
@@ -159,7 +169,9 @@ async function main(): Promise<void> {
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

@@ -17,46 +17,77 @@ import { Registry } from 'prom-client';
 import { KeyCountRefresher } from '../../src/metrics/key-count-refresher';
 import { RedisStore } from '../../src/stores/redis.store';
 import { Args } from '../support/args';
+import { acquireBenchRedis } from '../support/redis';
 import { runBenchmark } from '../support/run-control';
-import { acquireBenchRedis, unlinkMatching } from '../support/redis';
 import { formatInt, markdownTable, sleep } from '../support/stats';
-import { FILLER_APPS, fillerKey, writeKeys } from '../bulk/dataset';
+import { FILLER_APPS, removeTagged, writeFiller } from '../bulk/dataset';
 
-interface Instance {
-  client: Redis;
-  store: RedisStore;
-}
+/** The refresher's lease and figures, cleared between runs so each starts afresh. */
+const LEASE_KEYS = ['key-counts:lease', 'key-counts:figures'];
 
-async function redisCpuSeconds(admin: Redis): Promise<number> {
+/** A running way of counting; resolves once it has stopped. */
+type Stop = () => Promise<void>;
+
+async function redisCpuMs(admin: Redis): Promise<number> {
   const info = await admin.info('cpu');
   const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? NaN);
-  return field('used_cpu_user') + field('used_cpu_sys');
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1000;
 }
 
-async function openInstance(url: string): Promise<Instance> {
+async function openStore(url: string): Promise<RedisStore> {
   const client = new Redis(url, { lazyConnect: true, enableOfflineQueue: false });
   await client.connect();
-  const logger = new Logger('bench');
-  const store = await RedisStore.open(
-    client,
-    { operationTimeoutMs: 1000, ownsClient: true, logger },
-    5000,
-  );
-  return { client, store };
+  const options = { operationTimeoutMs: 1000, ownsClient: true, logger: new Logger('bench') };
+  return RedisStore.open(client, options, 5000);
 }
 
-/** Redis CPU (s) over `ms` while `during` runs, less what idle Redis used over `idlePerMs`. */
-async function measure(
-  admin: Redis,
-  ms: number,
-  idlePerMs: number,
-  during: () => () => Promise<void>,
-): Promise<number> {
-  const before = await redisCpuSeconds(admin);
-  const stop = during();
+/** Wall time and Redis CPU of one run of `count`, alone. */
+async function timeOnce(admin: Redis, count: () => Promise<unknown>) {
+  const cpuBefore = await redisCpuMs(admin);
+  const started = performance.now();
+  await count();
+  const wallMs = performance.now() - started;
+  return { wallMs, redisCpuMs: (await redisCpuMs(admin)) - cpuBefore };
+}
+
+/** Redis CPU (ms) over `ms` while `start`'s counting runs, less what idle Redis used meanwhile. */
+async function fleetCpuMs(admin: Redis, ms: number, idlePerMs: number, start: () => Stop) {
+  const before = await redisCpuMs(admin);
+  const stop = start();
   await sleep(ms);
   await stop();
-  return (await redisCpuSeconds(admin)) - before - idlePerMs * ms;
+  return (await redisCpuMs(admin)) - before - idlePerMs * ms;
+}
+
+/** Every instance counts the whole database each interval, one count after another. */
+function everyInstanceCounts(stores: readonly RedisStore[], intervalMs: number): Stop {
+  const counting = stores.map((store) => {
+    let running: Promise<unknown> = Promise.resolve();
+    const tick = () => {
+      running = running.then(async () => {
+        await store.countKeysByApp();
+        await store.databaseSize();
+      });
+    };
+    tick();
+    return { timer: setInterval(tick, intervalMs), done: () => running };
+  });
+  return async () => {
+    for (const { timer } of counting) clearInterval(timer);
+    await Promise.all(counting.map(({ done }) => done()));
+  };
+}
+
+/** A KeyCountRefresher on every instance: the one holding the lease counts (or samples). */
+function leaseHolderCounts(stores: readonly RedisStore[], intervalMs: number, samples: number) {
+  const refreshers = stores.map((store) => {
+    const metrics = { registry: new Registry(), prefix: 'b_', apps: new Set<string>() };
+    return new KeyCountRefresher(store, { ...metrics, intervalMs, samples }, new Logger('bench'));
+  });
+  refreshers.forEach((refresher) => refresher.start());
+  return async () => {
+    await Promise.all(refreshers.map((refresher) => refresher.stop()));
+  };
 }
 
 async function main(): Promise<void> {
@@ -66,7 +97,7 @@ async function main(): Promise<void> {
   );
   const quick = args.flag('quick');
   const keys = args.number('keys', quick ? 50_000 : 1_000_000);
-  const instancesWanted = args.number('instances', 4);
+  const instances = args.number('instances', 4);
   const intervalMs = args.number('interval-ms', quick ? 1000 : 5000);
   const intervals = args.number('intervals', quick ? 2 : 6);
   const samples = args.number('samples', 10_000);
@@ -74,90 +105,45 @@ async function main(): Promise<void> {
 
   const redis = await acquireBenchRedis();
   const admin = new Redis(redis.url);
-  const instances: Instance[] = [];
+  const tag = `kc${Date.now().toString(36)}`;
+  const stores: RedisStore[] = [];
   try {
-    const tag = `kc${Date.now().toString(36)}`;
     console.log(`Filling ${formatInt(keys)} keys over ${FILLER_APPS} apps …`);
-    await writeKeys(admin, keys, (i) => fillerKey(tag, i));
-    for (let i = 0; i < instancesWanted; i++) instances.push(await openInstance(redis.url));
-    const windowMs = intervals * intervalMs;
+    await writeFiller(admin, tag, keys);
+    for (let i = 0; i < instances; i++) stores.push(await openStore(redis.url));
 
-    // One count of each kind, alone.
-    const single = async (run: () => Promise<unknown>) => {
-      const cpuBefore = await redisCpuSeconds(admin);
-      const started = performance.now();
-      await run();
-      const wallMs = performance.now() - started;
-      return { wallMs, redisCpuMs: ((await redisCpuSeconds(admin)) - cpuBefore) * 1000 };
-    };
-    const { store } = instances[0];
-    const scanOnce = await single(async () => {
-      await store.countKeysByApp();
-      await store.databaseSize();
+    const exact = await timeOnce(admin, async () => {
+      await stores[0].countKeysByApp();
+      await stores[0].databaseSize();
     });
-    const sampleOnce = await single(async () => {
-      await store.sampleKeysByApp(samples);
-      await store.databaseSize();
+    const sampled = await timeOnce(admin, async () => {
+      await stores[0].sampleKeysByApp(samples);
+      await stores[0].databaseSize();
     });
-
+    const ms = (value: number) => `${value.toFixed(0)} ms`;
     if (args.flag('single-only')) {
       console.log(`\n# One key count: ${formatInt(keys)} keys\n`);
       console.log(
-        `exact: ${scanOnce.wallMs.toFixed(0)} ms wall, ${scanOnce.redisCpuMs.toFixed(0)} ms Redis CPU; sampled (${samples}): ${sampleOnce.wallMs.toFixed(0)} ms wall, ${sampleOnce.redisCpuMs.toFixed(0)} ms Redis CPU`,
+        `exact: ${ms(exact.wallMs)} wall, ${ms(exact.redisCpuMs)} Redis CPU; sampled (${samples}): ${ms(sampled.wallMs)} wall, ${ms(sampled.redisCpuMs)} Redis CPU`,
       );
       return;
     }
-    const idleBefore = await redisCpuSeconds(admin);
+
+    const windowMs = intervals * intervalMs;
+    const idleBefore = await redisCpuMs(admin);
     await sleep(windowMs / 2);
-    const idlePerMs = ((await redisCpuSeconds(admin)) - idleBefore) / (windowMs / 2);
+    const idlePerMs = ((await redisCpuMs(admin)) - idleBefore) / (windowMs / 2);
+    const fleet = (start: () => Stop) => fleetCpuMs(admin, windowMs, idlePerMs, start);
+    const everyInstance = await fleet(() => everyInstanceCounts(stores, intervalMs));
+    await admin.del(...LEASE_KEYS);
+    const lease = await fleet(() => leaseHolderCounts(stores, intervalMs, 0));
+    await admin.del(...LEASE_KEYS);
+    const leaseSample = await fleet(() => leaseHolderCounts(stores, intervalMs, samples));
 
-    const everyInstance = await measure(admin, windowMs, idlePerMs, () => {
-      const timers = instances.map(({ store: own }) => {
-        let running: Promise<unknown> = Promise.resolve();
-        const tick = () => {
-          running = running.then(async () => {
-            await own.countKeysByApp();
-            await own.databaseSize();
-          });
-        };
-        tick();
-        return { timer: setInterval(tick, intervalMs), done: () => running };
-      });
-      return async () => {
-        for (const { timer } of timers) clearInterval(timer);
-        await Promise.all(timers.map(({ done }) => done()));
-      };
-    });
-
-    const withLease = (sampleCount: number) => () => {
-      const refreshers = instances.map(
-        ({ store: own }) =>
-          new KeyCountRefresher(
-            own,
-            {
-              registry: new Registry(),
-              prefix: 'b_',
-              apps: new Set(),
-              intervalMs,
-              samples: sampleCount,
-            },
-            new Logger('bench'),
-          ),
-      );
-      refreshers.forEach((refresher) => refresher.start());
-      return async () => {
-        await Promise.all(refreshers.map((refresher) => refresher.stop()));
-      };
-    };
-    await admin.del('key-counts:lease', 'key-counts:figures');
-    const lease = await measure(admin, windowMs, idlePerMs, withLease(0));
-    await admin.del('key-counts:lease', 'key-counts:figures');
-    const leaseSample = await measure(admin, windowMs, idlePerMs, withLease(samples));
-
-    const perInterval = (cpuSeconds: number) =>
-      `${((cpuSeconds * 1000) / intervals).toFixed(0)} ms`;
-    const share = (cpuSeconds: number) => `${((100 * cpuSeconds * 1000) / windowMs).toFixed(1)} %`;
-    console.log(`\n# Key counts: ${formatInt(keys)} keys, ${instancesWanted} instances\n`);
+    const perInterval = (cpuMs: number) => ms(cpuMs / intervals);
+    const share = (cpuMs: number) => `${((100 * cpuMs) / windowMs).toFixed(1)} %`;
+    const fleetRow = (name: string, cpuMs: number) => [name, perInterval(cpuMs), share(cpuMs)];
+    console.log(`\n# Key counts: ${formatInt(keys)} keys, ${instances} instances\n`);
     console.log(
       `Redis ${await redis.version()}; ${intervals} intervals of ${intervalMs} ms each way; ${process.version}.\n`,
     );
@@ -165,15 +151,11 @@ async function main(): Promise<void> {
       markdownTable(
         ['one count', 'wall', 'Redis CPU'],
         [
-          [
-            'SCAN + DBSIZE (exact)',
-            `${scanOnce.wallMs.toFixed(0)} ms`,
-            `${scanOnce.redisCpuMs.toFixed(0)} ms`,
-          ],
+          ['SCAN + DBSIZE (exact)', ms(exact.wallMs), ms(exact.redisCpuMs)],
           [
             `${formatInt(samples)} RANDOMKEY + DBSIZE (sampled)`,
-            `${sampleOnce.wallMs.toFixed(0)} ms`,
-            `${sampleOnce.redisCpuMs.toFixed(0)} ms`,
+            ms(sampled.wallMs),
+            ms(sampled.redisCpuMs),
           ],
         ],
       ),
@@ -181,19 +163,19 @@ async function main(): Promise<void> {
     console.log('');
     console.log(
       markdownTable(
-        ['fleet of ' + instancesWanted, 'Redis CPU per interval', 'share of Redis’s thread'],
+        [`fleet of ${instances}`, 'Redis CPU per interval', 'share of Redis’s thread'],
         [
-          ['every instance counts (before)', perInterval(everyInstance), share(everyInstance)],
-          ['one lease holder counts (SCAN)', perInterval(lease), share(lease)],
-          ['one lease holder samples', perInterval(leaseSample), share(leaseSample)],
+          fleetRow('every instance counts (before)', everyInstance),
+          fleetRow('one lease holder counts (SCAN)', lease),
+          fleetRow('one lease holder samples', leaseSample),
         ],
       ),
     );
   } finally {
-    for (const { store } of instances) await store.close();
+    for (const store of stores) await store.close();
     if (!redis.owned) {
-      await unlinkMatching(admin, '/*-kc*/*');
-      await admin.del('key-counts:lease', 'key-counts:figures');
+      await removeTagged(admin, tag);
+      await admin.del(...LEASE_KEYS);
     }
     admin.disconnect();
     await redis.release();

@@ -1,72 +1,155 @@
 // The namespace index: npm run bench:namespace-index [-- --quick] [--keys 1000000]
 //
 // On a redis-server it starts (or REDIS_URL's, filled then emptied of what it wrote) holding
-// --keys other cache keys, times stats() and flushDevice() of a --namespace-key namespace (one
+// --keys other cache keys, times stats() and flushDevice() of a --namespace-keys namespace (one
 // device, one app) through the index and through SCAN, --rounds times each (the namespace written
-// again before each), while another client GETs at --get-rate per second and records latency.
-// Then the write path: set() with and without the index, interleaved slices, --concurrency sets
-// in flight, with Redis's CPU per command from INFO commandstats. And a SCAN flush run as a job
-// with a 200 ms wait: when it answers, and when another instance sees it done. Prints Markdown.
+// again before each), while another process GETs at --get-rate per second (the bulk benchmark's
+// GET load) and records latency. Then the write path: set() with and without the index,
+// interleaved slices, --concurrency sets in flight, with Redis's CPU per command from INFO
+// commandstats. And a SCAN flush run as a job with a 200 ms wait: when it answers, and when
+// another instance sees it done. Prints Markdown.
 import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { RedisCache } from '../../src';
 import { Args } from '../support/args';
-import { runBenchmark } from '../support/run-control';
 import { acquireBenchRedis, unlinkMatching } from '../support/redis';
+import { runBenchmark } from '../support/run-control';
 import { formatInt, markdownTable, median, sleep } from '../support/stats';
-import { fillerKey, writeKeys } from '../bulk/dataset';
+import { removeTagged, writeFiller } from '../bulk/dataset';
+import { epochNow, startGetLoad } from '../bulk/get-load';
+import type { GetLoad } from '../bulk/get-load';
 
 const APP = 'bench-app';
 const DEVICE = 'bench-device';
+/** The filler's tag. */
+const TAG = 'ni';
 /** The wait of the flush run as a job: shorter than a SCAN of the database takes. */
 const JOB_WAIT_MS = 200;
+/** The GET load's loops, paced to --get-rate in all. */
+const GET_LOOPS = 16;
 
-const clients: Redis[] = [];
-
-async function openCache(url: string, namespaceIndex: boolean): Promise<RedisCache> {
-  const client = new Redis(url);
-  clients.push(client);
-  return RedisCache.fromClient(client, { namespaceIndex, operationTimeoutMs: 1000 });
+interface Caches {
+  indexed: RedisCache;
+  scanning: RedisCache;
 }
 
-/** GETs at `rate` per second from a client of its own: the latency of those started in a window. */
-function getLoad(url: string, rate: number) {
-  const client = new Redis(url);
-  const samples: { at: number; ms: number }[] = [];
-  const timer = setInterval(() => {
-    for (let i = 0; i < rate / 100; i++) {
-      const at = performance.now();
-      void client.get(fillerKey('ni', i)).then(() => {
-        samples.push({ at, ms: performance.now() - at });
-      });
+interface Settings {
+  namespaceKeys: number;
+  rounds: number;
+  concurrency: number;
+  sliceMs: number;
+  slices: number;
+}
+
+/** Writes the namespace again, through the indexed cache, so both caches find the same keys. */
+async function writeNamespace({ indexed }: Caches, keys: number): Promise<void> {
+  const writer = indexed.withContext(APP, DEVICE);
+  await Promise.all(Array.from({ length: keys }, (_, i) => writer.set(`k${i}`, 'v', 600)));
+}
+
+/** stats() then flushDevice() through `through`, each round, and the GETs' p99 meanwhile. */
+async function flushAndCount(
+  name: string,
+  through: RedisCache,
+  caches: Caches,
+  gets: GetLoad,
+  { namespaceKeys, rounds }: Settings,
+): Promise<string[]> {
+  const context = through.withContext(APP, DEVICE);
+  const [statsMs, flushMs, p99s] = [[], [], []] as number[][];
+  for (let round = 0; round < rounds; round++) {
+    await writeNamespace(caches, namespaceKeys);
+    const windowStart = epochNow();
+    let started = performance.now();
+    const counted = await context.stats();
+    statsMs.push(performance.now() - started);
+    started = performance.now();
+    const flushed = await context.flushDevice();
+    flushMs.push(performance.now() - started);
+    // At least 100 ms of GETs: a 3 ms operation would leave a handful.
+    const windowEnd = Math.max(epochNow(), windowStart + 100);
+    await sleep(windowEnd - epochNow());
+    p99s.push((await gets.window(windowStart, windowEnd)).p99Ms);
+    if (counted !== namespaceKeys || flushed !== namespaceKeys) {
+      throw new Error(`${name}: counted ${counted}, flushed ${flushed}, expected ${namespaceKeys}`);
     }
-  }, 10);
-  return {
-    /** p99 (and count) of the GETs started between `from` and `to`, once they have answered. */
-    async p99Ms(from: number, to: number): Promise<number> {
-      await sleep(50);
-      const within = samples.filter(({ at }) => at >= from && at <= to).map(({ ms }) => ms);
-      samples.length = 0;
-      within.sort((a, b) => a - b);
-      return within.length
-        ? within[Math.min(within.length - 1, Math.floor(within.length * 0.99))]
-        : NaN;
-    },
-    stop: () => {
-      clearInterval(timer);
-      client.disconnect();
-    },
-  };
+  }
+  return [
+    name,
+    `${median(statsMs).toFixed(1)} ms`,
+    `${median(flushMs).toFixed(1)} ms`,
+    `${median(p99s).toFixed(2)} ms (max ${Math.max(...p99s).toFixed(2)})`,
+  ];
 }
 
-async function commandUsec(admin: Redis): Promise<Record<string, { calls: number; usec: number }>> {
-  const found: Record<string, { calls: number; usec: number }> = {};
-  for (const [, name, calls, usec] of (await admin.info('commandstats')).matchAll(
-    /cmdstat_([a-z|]+):calls=(\d+),usec=(\d+)/g,
-  )) {
-    found[name] = { calls: Number(calls), usec: Number(usec) };
+/** A SCAN flush as a job with a short wait: when it answers, when another instance sees it done. */
+async function flushAsJob(caches: Caches, { namespaceKeys }: Settings): Promise<string[]> {
+  const { indexed, scanning } = caches;
+  await writeNamespace(caches, namespaceKeys);
+  const started = performance.now();
+  const job = await scanning.jobs.run(scanning.withContext(APP, DEVICE), 'flushDevice', {
+    waitMs: JOB_WAIT_MS,
+  });
+  const answeredMs = performance.now() - started;
+  let status = job;
+  while (status.state === 'running') {
+    await sleep(20);
+    status = (await indexed.jobs.status(job.id)) ?? status;
   }
-  return found;
+  if (status.state !== 'done' || status.keys !== namespaceKeys) {
+    throw new Error(`job: ${status.state} with ${status.keys} keys, expected ${namespaceKeys}`);
+  }
+  return [
+    `${answeredMs.toFixed(0)} ms (${job.state})`,
+    `${(performance.now() - started).toFixed(0)} ms`,
+  ];
+}
+
+async function commandStats(admin: Redis): Promise<Map<string, { calls: number; usec: number }>> {
+  const info = await admin.info('commandstats');
+  return new Map(
+    [...info.matchAll(/cmdstat_([a-z|]+):calls=(\d+),usec=(\d+)/g)].map(([, name, calls, usec]) => [
+      name,
+      { calls: Number(calls), usec: Number(usec) },
+    ]),
+  );
+}
+
+/** set() through each cache in interleaved slices: sets per second, Redis µs per command. */
+async function writePath(admin: Redis, { indexed, scanning }: Caches, settings: Settings) {
+  const writes = { index: { sets: 0, ms: 0 }, plain: { sets: 0, ms: 0 } };
+  const before = await commandStats(admin);
+  for (let slice = 0; slice < settings.slices; slice++) {
+    const plainFirst = slice % 2 === 0;
+    for (const name of plainFirst ? (['plain', 'index'] as const) : (['index', 'plain'] as const)) {
+      const context = (name === 'index' ? indexed : scanning).withContext(APP, `w-${name}`);
+      const started = performance.now();
+      const end = started + settings.sliceMs;
+      let sets = 0;
+      await Promise.all(
+        Array.from({ length: settings.concurrency }, async (_, worker) => {
+          for (let i = 0; performance.now() < end; i++) {
+            await context.set(`k${worker}-${i % 50}`, 'v'.repeat(200), 600);
+            sets++;
+          }
+        }),
+      );
+      writes[name].sets += sets;
+      writes[name].ms += performance.now() - started;
+    }
+  }
+  const after = await commandStats(admin);
+  const perCall = (command: string) => {
+    const calls = (after.get(command)?.calls ?? 0) - (before.get(command)?.calls ?? 0);
+    const usec = (after.get(command)?.usec ?? 0) - (before.get(command)?.usec ?? 0);
+    return calls ? (usec / calls).toFixed(2) : 'n/a';
+  };
+  const rate = ({ sets, ms }: { sets: number; ms: number }) => (sets * 1000) / ms;
+  return [
+    ['plain SET', formatInt(rate(writes.plain)), `${perCall('set')} (SET)`],
+    ['the index', formatInt(rate(writes.index)), `${perCall('evalsha')} (EVALSHA)`],
+    ['ratio', (rate(writes.index) / rate(writes.plain)).toFixed(2) + 'x', ''],
+  ];
 }
 
 async function main(): Promise<void> {
@@ -76,133 +159,47 @@ async function main(): Promise<void> {
   );
   const quick = args.flag('quick');
   const keys = args.number('keys', quick ? 50_000 : 1_000_000);
-  const namespaceKeys = args.number('namespace-keys', 1_000);
-  const rounds = args.number('rounds', quick ? 2 : 7);
   const getRate = args.number('get-rate', 2_000);
-  const concurrency = args.number('concurrency', 64);
-  const sliceMs = args.number('slice-ms', quick ? 300 : 1_000);
-  const slices = args.number('slices', quick ? 4 : 10);
+  const settings: Settings = {
+    namespaceKeys: args.number('namespace-keys', 1_000),
+    rounds: args.number('rounds', quick ? 2 : 7),
+    concurrency: args.number('concurrency', 64),
+    sliceMs: args.number('slice-ms', quick ? 300 : 1_000),
+    slices: args.number('slices', quick ? 4 : 10),
+  };
   Logger.overrideLogger(['error']);
 
   const redis = await acquireBenchRedis();
   const admin = new Redis(redis.url);
-  const caches: RedisCache[] = [];
+  const opened: { client: Redis; cache: RedisCache }[] = [];
+  const open = async (namespaceIndex: boolean) => {
+    const client = new Redis(redis.url);
+    const cache = await RedisCache.fromClient(client, { namespaceIndex, operationTimeoutMs: 1000 });
+    opened.push({ client, cache });
+    return cache;
+  };
+  let gets: GetLoad | undefined;
   try {
     console.log(`Filling ${formatInt(keys)} keys …`);
-    await writeKeys(admin, keys, (i) => fillerKey('ni', i));
+    await writeFiller(admin, TAG, keys);
     // Opening with the index indexes the existing (filler) keys once, in the background.
     const migrationStarted = performance.now();
-    const indexed = await openCache(redis.url, true);
-    const scanning = await openCache(redis.url, false);
-    caches.push(indexed, scanning);
+    const caches: Caches = { indexed: await open(true), scanning: await open(false) };
     while (!(await admin.exists('keys-of:complete'))) await sleep(200);
     const migrationS = (performance.now() - migrationStarted) / 1000;
 
-    const load = getLoad(redis.url, getRate);
-    const rows: string[][] = [];
-    for (const [name, cache] of [
-      ['index', indexed],
-      ['SCAN', scanning],
-    ] as const) {
-      const ctx = cache.withContext(APP, DEVICE);
-      const statsMs: number[] = [];
-      const flushMs: number[] = [];
-      const p99s: number[] = [];
-      for (let round = 0; round < rounds; round++) {
-        // Written through the indexed cache either way, so both find the same keys.
-        const writer = indexed.withContext(APP, DEVICE);
-        await Promise.all(
-          Array.from({ length: namespaceKeys }, (_, i) => writer.set(`k${i}`, 'v', 600)),
-        );
-        const windowStart = performance.now();
-        let started = performance.now();
-        const counted = await ctx.stats();
-        statsMs.push(performance.now() - started);
-        started = performance.now();
-        const flushed = await ctx.flushDevice();
-        flushMs.push(performance.now() - started);
-        // At least 100 ms of GETs: a 3 ms operation would leave a handful.
-        const windowEnd = Math.max(performance.now(), windowStart + 100);
-        await sleep(Math.max(0, windowEnd - performance.now()));
-        p99s.push(await load.p99Ms(windowStart, windowEnd));
-        if (counted !== namespaceKeys || flushed !== namespaceKeys) {
-          throw new Error(
-            `${name}: counted ${counted}, flushed ${flushed}, expected ${namespaceKeys}`,
-          );
-        }
-      }
-      rows.push([
-        name,
-        `${median(statsMs).toFixed(1)} ms`,
-        `${median(flushMs).toFixed(1)} ms`,
-        `${median(p99s).toFixed(2)} ms (max ${Math.max(...p99s).toFixed(2)})`,
-      ]);
-    }
-    load.stop();
-
-    // A SCAN flush as a job with a short wait: when it answers, and when another instance sees it done.
+    const getLoad = { tag: TAG, fillerKeys: keys, concurrency: GET_LOOPS, rate: getRate };
+    gets = await startGetLoad({ url: redis.url, ...getLoad, pin: false });
+    const throughIndex = await flushAndCount('index', caches.indexed, caches, gets, settings);
+    const throughScan = await flushAndCount('SCAN', caches.scanning, caches, gets, settings);
+    await gets.stop();
     const jobRows: string[][] = [];
-    for (let round = 0; round < rounds; round++) {
-      const writer = indexed.withContext(APP, DEVICE);
-      await Promise.all(
-        Array.from({ length: namespaceKeys }, (_, i) => writer.set(`k${i}`, 'v', 600)),
-      );
-      const started = performance.now();
-      const job = await scanning.jobs.run(scanning.withContext(APP, DEVICE), 'flushDevice', {
-        waitMs: JOB_WAIT_MS,
-      });
-      const answeredMs = performance.now() - started;
-      let status = job;
-      while (status.state === 'running') {
-        await sleep(20);
-        status = (await indexed.jobs.status(job.id)) ?? status;
-      }
-      if (status.state !== 'done' || status.keys !== namespaceKeys) {
-        throw new Error(`job: ${status.state} with ${status.keys} keys, expected ${namespaceKeys}`);
-      }
-      jobRows.push([
-        `${answeredMs.toFixed(0)} ms (${job.state})`,
-        `${(performance.now() - started).toFixed(0)} ms`,
-      ]);
+    for (let round = 0; round < settings.rounds; round++) {
+      jobRows.push(await flushAsJob(caches, settings));
     }
+    const writeRows = await writePath(admin, caches, settings);
 
-    // The write path: interleaved slices of sets through each cache.
-    const writes = { index: { sets: 0, ms: 0 }, plain: { sets: 0, ms: 0 } };
-    const before = await commandUsec(admin);
-    for (let slice = 0; slice < slices; slice++) {
-      for (const [name, cache] of (slice % 2
-        ? [
-            ['index', indexed],
-            ['plain', scanning],
-          ]
-        : [
-            ['plain', scanning],
-            ['index', indexed],
-          ]) as [keyof typeof writes, RedisCache][]) {
-        const ctx = cache.withContext(APP, `w-${name}`);
-        const end = performance.now() + sliceMs;
-        const started = performance.now();
-        let sets = 0;
-        await Promise.all(
-          Array.from({ length: concurrency }, async (_, worker) => {
-            for (let i = 0; performance.now() < end; i++) {
-              await ctx.set(`k${worker}-${i % 50}`, 'v'.repeat(200), 600);
-              sets++;
-            }
-          }),
-        );
-        writes[name].sets += sets;
-        writes[name].ms += performance.now() - started;
-      }
-    }
-    const after = await commandUsec(admin);
-    const perCall = (command: string) => {
-      const calls = (after[command]?.calls ?? 0) - (before[command]?.calls ?? 0);
-      const usec = (after[command]?.usec ?? 0) - (before[command]?.usec ?? 0);
-      return calls ? (usec / calls).toFixed(2) : 'n/a';
-    };
-    const rate = ({ sets, ms }: { sets: number; ms: number }) => (sets * 1000) / ms;
-
+    const { namespaceKeys, rounds } = settings;
     console.log(
       `\n# Namespace index: ${formatInt(namespaceKeys)}-key namespace, ${formatInt(keys)} other keys\n`,
     );
@@ -212,42 +209,28 @@ async function main(): Promise<void> {
     console.log(
       `Indexing the ${formatInt(keys)} keys written before took ${migrationS.toFixed(1)} s.\n`,
     );
-    console.log(
-      markdownTable(
+    const tables = [
+      [
         ['flush and count through', 'stats()', 'flushDevice()', 'GET p99 meanwhile'],
-        rows,
-      ),
-    );
-    console.log('');
-    console.log(
-      markdownTable(
+        [throughIndex, throughScan],
+      ],
+      [
         [`SCAN flushDevice as a job (wait ${JOB_WAIT_MS} ms)`, 'done, seen by another instance'],
         jobRows,
-      ),
-    );
-    console.log('');
-    console.log(
-      markdownTable(
-        ['set() through', 'sets/s (this client)', 'Redis µs per command'],
-        [
-          ['plain SET', formatInt(rate(writes.plain)), `${perCall('set')} (SET)`],
-          ['the index', formatInt(rate(writes.index)), `${perCall('evalsha')} (EVALSHA)`],
-          ['ratio', (rate(writes.index) / rate(writes.plain)).toFixed(2) + 'x', ''],
-        ],
-      ),
-    );
+      ],
+      [['set() through', 'sets/s (this client)', 'Redis µs per command'], writeRows],
+    ] as const;
+    console.log(tables.map(([header, rows]) => markdownTable(header, rows)).join('\n\n'));
   } finally {
-    for (const cache of caches) await cache.close();
-    for (const client of clients) client.disconnect();
+    await gets?.stop();
+    for (const { cache } of opened) await cache.close();
+    for (const { client } of opened) client.disconnect();
     // On a shared Redis, what this run wrote: the filler, its namespaces and their index keys.
-    const written = [
-      '/*-ni/*',
-      `/${APP}/*`,
-      `keys-of:/${APP}/*`,
-      `apps-of:/${DEVICE}`,
-      'apps-of:/w-*',
-    ];
-    for (const pattern of redis.owned ? [] : written) await unlinkMatching(admin, pattern);
+    if (!redis.owned) {
+      await removeTagged(admin, TAG);
+      const written = [`/${APP}/*`, `keys-of:/${APP}/*`, `apps-of:/${DEVICE}`, 'apps-of:/w-*'];
+      for (const pattern of written) await unlinkMatching(admin, pattern);
+    }
     admin.disconnect();
     await redis.release();
   }
