@@ -1,8 +1,9 @@
-// The other client, whose GET latency shows what an operation costs Redis's other users. Run as
-// its own process (startGetLoad), so nothing the measuring process does delays its GETs: filler
+// The other client, whose GET latency shows what an operation costs Redis's other users. It runs
+// as its own process (startGetLoad), so nothing the measuring process does delays its GETs: filler
 // keys (always hits) on one connection, from --concurrency loops paced to --rate GETs per second
-// in all. It prints `READY {"baseEpochMs"}`, then every 100 ms `BATCH {json}` (a GetBatch), and
-// stops on SIGTERM.
+// in all. Asked `WINDOW start end` (epoch ms) on stdin, it answers `WINDOW {json}` (a GetLatency)
+// once every GET sent in the window has completed. It stops when stdin closes.
+import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { Args } from '../support/args';
 import { Child } from '../support/child';
@@ -10,15 +11,6 @@ import { benchScript } from '../support/paths';
 import { pinnedCommand } from '../support/pin';
 import { sleep } from '../support/stats';
 import { FILLER_VALUE, fillerKey } from './dataset';
-
-interface GetBatch {
-  /** Every GET sent before this (ms after baseEpochMs) has completed and is reported. */
-  watermark: number;
-  /** Send times, in ms after baseEpochMs. */
-  sent: number[];
-  /** Latencies in µs, or -1 for a GET that failed or did not return the value. */
-  latencyUs: number[];
-}
 
 /** The GETs sent during one window. */
 export interface GetLatency {
@@ -32,11 +24,7 @@ export interface GetLatency {
 
 export interface GetLoad {
   pid: number | undefined;
-  /**
-   * Latency of the GETs sent from `startEpochMs` to `endEpochMs`, once all have been reported (one
-   * held up by the operation completes after it). Windows are asked for in order: what precedes
-   * the window's end is forgotten.
-   */
+  /** The GETs sent from `startEpochMs` to `endEpochMs`; windows are asked for in order. */
   window(startEpochMs: number, endEpochMs: number): Promise<GetLatency>;
   stop(): Promise<void>;
 }
@@ -55,14 +43,8 @@ export interface GetLoadOptions {
 
 export const epochNow = () => performance.timeOrigin + performance.now();
 
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
-}
-
 export async function startGetLoad(options: GetLoadOptions): Promise<GetLoad> {
-  const { child, info } = await Child.ready<{ baseEpochMs: number }>(
+  const { child } = await Child.ready(
     ...pinnedCommand(options.pin, process.execPath, [
       benchScript('bulk/get-load.js'),
       ...['--redis', options.url, '--tag', options.tag],
@@ -70,45 +52,22 @@ export async function startGetLoad(options: GetLoadOptions): Promise<GetLoad> {
       ...['--filler-keys', String(options.fillerKeys)],
       ...['--concurrency', String(options.concurrency), '--rate', String(options.rate)],
     ]),
+    { stdin: true },
   );
-  let pending: { sent: number; latencyUs: number }[] = [];
-  let watermark = Number.NEGATIVE_INFINITY;
-  const drain = () => {
-    for (const line of child.lines.splice(0)) {
-      if (!line.startsWith('BATCH ')) continue;
-      const batch = JSON.parse(line.slice(6)) as GetBatch;
-      batch.sent.forEach((sent, i) => pending.push({ sent, latencyUs: batch.latencyUs[i] }));
-      watermark = batch.watermark;
-    }
-  };
   return {
     pid: child.pid,
     async window(startEpochMs, endEpochMs) {
-      const [start, end] = [startEpochMs - info.baseEpochMs, endEpochMs - info.baseEpochMs];
-      const deadline = performance.now() + 10_000;
-      for (drain(); watermark < end; drain()) {
-        if (!child.running) throw new Error('The GET load process exited');
-        if (performance.now() > deadline) {
-          throw new Error('The GET load reported nothing past the window for 10 s');
-        }
-        await sleep(20);
-      }
-      const within = pending.filter(({ sent }) => sent >= start && sent < end);
-      pending = pending.filter(({ sent }) => sent >= end);
-      const latencies = within
-        .filter(({ latencyUs }) => latencyUs >= 0)
-        .map(({ latencyUs }) => latencyUs / 1000)
-        .sort((a, b) => a - b);
-      return {
-        gets: within.length,
-        failed: within.length - latencies.length,
-        p50Ms: percentile(latencies, 0.5),
-        p99Ms: percentile(latencies, 0.99),
-        maxMs: latencies.length > 0 ? latencies[latencies.length - 1] : Number.NaN,
-      };
+      child.send(`WINDOW ${startEpochMs} ${endEpochMs}`);
+      return JSON.parse(await child.next('WINDOW', 10_000)) as GetLatency;
     },
     stop: () => child.stop(),
   };
+}
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
 }
 
 /** The load process itself. */
@@ -124,54 +83,63 @@ async function main(): Promise<void> {
   });
   await client.connect();
 
-  const baseEpochMs = epochNow();
-  const base = performance.now();
-  const now = () => performance.now() - base;
   // Each loop sends one GET every `intervalMs`, the loops staggered over the interval.
   const intervalMs = (1000 * concurrency) / args.number('rate', 4000);
   const inFlightSince = new Array<number>(concurrency).fill(Number.NaN);
-  let batch: GetBatch = { watermark: 0, sent: [], latencyUs: [] };
+  /** Completed GETs: when each was sent (epoch ms), and its latency (ms; -1: failed or missed). */
+  let done: { sent: number; ms: number }[] = [];
   let running = true;
 
   const loop = async (index: number) => {
-    let next = now() + (index * intervalMs) / concurrency;
+    let next = performance.now() + (index * intervalMs) / concurrency;
     while (running) {
-      if (next > now()) await sleep(next - now());
+      if (next > performance.now()) await sleep(next - performance.now());
       if (!running) break;
       const key = fillerKey(tag, Math.floor(Math.random() * fillerKeys));
-      const start = (inFlightSince[index] = now());
-      let latencyUs = -1;
+      const sent = (inFlightSince[index] = epochNow());
+      let ms = -1;
       try {
         const value = await client.getBuffer(key);
-        if (value?.length === FILLER_VALUE.length) latencyUs = Math.round((now() - start) * 1000);
+        if (value?.length === FILLER_VALUE.length) ms = epochNow() - sent;
       } catch {
         // counted as failed
       }
       inFlightSince[index] = Number.NaN;
-      batch.sent.push(Math.round(start * 1000) / 1000);
-      batch.latencyUs.push(latencyUs);
+      done.push({ sent, ms });
       // A stalled GET delays only its own loop's schedule; the others keep sending meanwhile.
-      next = Math.max(next + intervalMs, now());
+      next = Math.max(next + intervalMs, performance.now());
     }
   };
 
-  const parent = process.ppid;
-  const report = () => {
-    // Never outlive the orchestrator (killed without the chance to stop us).
-    if (process.ppid !== parent) running = false;
-    const inFlight = inFlightSince.filter((since) => !Number.isNaN(since));
-    batch.watermark = inFlight.length > 0 ? Math.min(...inFlight) : now();
-    process.stdout.write(`BATCH ${JSON.stringify(batch)}\n`);
-    batch = { watermark: 0, sent: [], latencyUs: [] };
+  /** Once the window's GETs have all completed (one held up by the operation ends after it). */
+  const answer = async (start: number, end: number) => {
+    while (epochNow() < end || inFlightSince.some((since) => since < end)) await sleep(5);
+    const within = done.filter(({ sent }) => sent >= start && sent < end);
+    done = done.filter(({ sent }) => sent >= end);
+    const latencies = within.flatMap(({ ms }) => (ms >= 0 ? [ms] : [])).sort((a, b) => a - b);
+    const latency: GetLatency = {
+      gets: within.length,
+      failed: within.length - latencies.length,
+      p50Ms: percentile(latencies, 0.5),
+      p99Ms: percentile(latencies, 0.99),
+      maxMs: latencies.length > 0 ? latencies[latencies.length - 1] : Number.NaN,
+    };
+    process.stdout.write(`WINDOW ${JSON.stringify(latency)}\n`);
   };
 
   const loops = Array.from({ length: concurrency }, (_, i) => loop(i));
-  const reporter = setInterval(report, 100);
+  // Windows answered in the order asked; stdin closes when the orchestrator stops or dies.
+  let answering = Promise.resolve();
+  createInterface({ input: process.stdin })
+    .on('line', (line) => {
+      const [start, end] = line.split(' ').slice(1).map(Number);
+      answering = answering.then(() => answer(start, end));
+    })
+    .on('close', () => (running = false));
   process.once('SIGTERM', () => (running = false));
-  process.stdout.write(`READY ${JSON.stringify({ baseEpochMs })}\n`);
+  process.stdout.write('READY {}\n');
   await Promise.all(loops);
-  clearInterval(reporter);
-  report();
+  await answering;
   client.disconnect();
 }
 
