@@ -15,9 +15,9 @@ import {
 import type { Column } from '../support/report';
 import { formatInt, formatMs, formatRatio, max } from '../support/stats';
 import type { GetLatency } from './get-load';
-import type { runBulkBenchmark } from './run';
+import type { measureOperation, runBulkBenchmark } from './run';
 import { BULK_VARIANTS } from './worker';
-import type { BulkVariant, BulkWorkerResult } from './worker';
+import type { BulkVariant } from './worker';
 
 /** Targets from the issue. */
 export const FLUSH_RATIO_TARGET = 1.1;
@@ -35,23 +35,7 @@ export const BULK_VARIANT_DESCRIPTIONS: Record<BulkVariant, string> = {
 };
 
 /** One operation in one round: its worker's result, checked against DBSIZE. */
-export interface BulkRound extends BulkWorkerResult {
-  round: number;
-  /** Its place in the round's order (the order of each pair alternates between rounds). */
-  position: number;
-  expected: number;
-  /** DBSIZE right before and after: a flush removes exactly `expected`, a count nothing. */
-  dbsizeBefore: number;
-  dbsizeAfter: number;
-  /** The GETs the other client sent while the operation ran. */
-  get: GetLatency;
-  /** Highest RSS during the operation minus RSS right before it (after a forced GC). */
-  rssPeakDeltaMiB: number;
-  heapUsedPeakDeltaMiB: number;
-  /** CPU used by other work than the benchmark's processes during the operation, in cores. */
-  foreignCores: number;
-  attempts: number;
-}
+export type BulkRound = Awaited<ReturnType<typeof measureOperation>>;
 
 export type BulkRow = ReturnType<typeof summariseBulk>[number];
 

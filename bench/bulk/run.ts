@@ -38,7 +38,7 @@ import {
   writeBulkReport,
 } from './report';
 import type { BulkRound } from './report';
-import { BULK_PAIRS, isFlush } from './worker';
+import { BULK_PAIRS, BULK_VARIANTS, isFlush } from './worker';
 import type { BulkVariant, BulkWorkerResult } from './worker';
 
 const WORKER_TIMEOUT_MS = 120_000;
@@ -91,6 +91,7 @@ async function chooseDatabase(url: string, requested: number | undefined, allowS
 
 interface Run {
   rounds: number;
+  idleWindowMs: number;
   db: number;
   load: LoadControl;
   redis: BenchRedis;
@@ -158,7 +159,13 @@ async function runWorker(run: Run, variant: BulkVariant) {
 }
 
 /** One round's run of `variant`, measured again if other work took CPU meanwhile. */
-async function measure(run: Run, variant: BulkVariant, round: number, position: number) {
+export async function measureOperation(
+  run: Run,
+  variant: BulkVariant,
+  round: number,
+  /** Its place in the round's order (each pair's order alternates between rounds). */
+  position: number,
+) {
   // Only a Redis we started has a pid to account for; otherwise its CPU would read as foreign.
   const retries = run.redis.pid !== undefined ? run.load.retries : 0;
   const { result, attempts, ...checked } = await measureQuietly(
@@ -168,12 +175,14 @@ async function measure(run: Run, variant: BulkVariant, round: number, position: 
     () => runWorker(run, variant),
     { wait: false, retries },
   );
-  const measured: BulkRound = {
+  const measured = {
     ...result,
     round,
     position,
     expected: run.data.matching,
+    /** The GETs the other client sent, DBSIZE before and after, and other work's CPU in cores. */
     ...checked,
+    /** Highest RSS (and heapUsed) during the operation minus right before it (after a GC). */
     rssPeakDeltaMiB: toMiB(result.rssPeakBytes - result.rssBeforeBytes),
     heapUsedPeakDeltaMiB: toMiB(result.heapUsedPeakBytes - result.heapUsedBeforeBytes),
     attempts,
@@ -188,8 +197,8 @@ async function measure(run: Run, variant: BulkVariant, round: number, position: 
   return measured;
 }
 
-/** The GETs of `ms` with no operation running, once other work has quietened. */
-async function idleWindow(run: Run, ms: number, round: number): Promise<GetLatency> {
+/** The GETs of an idle window (no operation running), once other work has quietened. */
+async function idleWindow(run: Run, round: number): Promise<GetLatency> {
   await waitForQuiet(
     [run.redis.pid, run.gets.pid],
     run.load.quietCores,
@@ -197,7 +206,7 @@ async function idleWindow(run: Run, ms: number, round: number): Promise<GetLaten
     (cores) => console.log(`  waiting: other work is using ${cores.toFixed(2)} cores`),
   );
   const start = epochNow();
-  await sleep(ms);
+  await sleep(run.idleWindowMs);
   const get = await run.gets.window(start, epochNow());
   console.log(
     `round ${round}/${run.rounds} idle               GET p50 ${formatMs(get.p50Ms)} p99 ${formatMs(get.p99Ms)} max ${formatMs(get.maxMs)} ms`,
@@ -224,26 +233,63 @@ async function fill(admin: Redis, data: BulkDataset, foreignKeys: number): Promi
   return populateS;
 }
 
+/** The run's settings, as the report records them (the database's come once it is filled). */
+function settingsFrom(args: Args, command: string) {
+  const quick = args.flag('quick');
+  const { quietCores, maxForeignCores, retries, nodeArgs, pin } = loadControlFrom(args);
+  return {
+    mode: quick ? ('quick' as const) : ('default' as const),
+    rounds: args.number('rounds', quick ? 1 : 7),
+    totalKeys: args.number('keys', quick ? 50_000 : 1_000_000),
+    matching: args.number('matching', quick ? 1_000 : 10_000),
+    fillerApps: dataset.FILLER_APPS,
+    targetApps: dataset.TARGET_APPS,
+    valueBytes: dataset.FILLER_VALUE.length,
+    scanCount: dataset.SCAN_COUNT,
+    getConcurrency: args.number('get-concurrency', 16),
+    getRatePerS: args.number('get-rate', 4000),
+    idleWindowMs: quick ? 500 : 1000,
+    ...{ quietCores, maxForeignCores, retries, nodeArgs },
+    pinning: describePinning(pin, 'worker and GET load'),
+    command,
+  };
+}
+
+/** Idle GETs, then each pair's module operation and loop (module first in odd rounds). */
+async function runRounds(run: Run) {
+  const measured = BULK_VARIANTS.map((variant) => ({
+    variant,
+    baseline: BULK_PAIRS.find((pair) => pair.module === variant)?.baseline,
+    rounds: [] as BulkRound[],
+  }));
+  const idle: { round: number; get: GetLatency }[] = [];
+  for (let round = 1; round <= run.rounds; round++) {
+    idle.push({ round, get: await idleWindow(run, round) });
+    const order = BULK_PAIRS.flatMap(({ module, baseline }) =>
+      round % 2 === 1 ? [module, baseline] : [baseline, module],
+    );
+    for (const [index, variant] of order.entries()) {
+      const row = measured.find((r) => r.variant === variant)!;
+      row.rounds.push(await measureOperation(run, variant, round, index + 1));
+    }
+  }
+  return { idle, rows: summariseBulk(measured) };
+}
+
 /** Runs the benchmark (against `redis` if given, left running) and returns its section. */
 export async function runBulkBenchmark(
   args: Args,
   given?: BenchRedis,
   command = benchCommand('bench:bulk'),
 ) {
-  const quick = args.flag('quick');
+  const settings = settingsFrom(args, command);
+  const { rounds, totalKeys, matching, getConcurrency, getRatePerS } = settings;
   const load = loadControlFrom(args);
-  const rounds = args.number('rounds', quick ? 1 : 7);
-  const totalKeys = args.number('keys', quick ? 50_000 : 1_000_000);
-  const matching = args.number('matching', quick ? 1_000 : 10_000);
-  const getConcurrency = args.number('get-concurrency', 16);
-  const getRatePerS = args.number('get-rate', 4000);
   const dbArg = args.string('db');
   if (dbArg !== undefined && !/^\d+$/.test(dbArg))
     throw new Error('--db must be a database number (0, 1, ...)');
-  const idleWindowMs = quick ? 500 : 1000;
   const measuredSrc = srcCommit();
   const data = dataset.planDataset(totalKeys, matching);
-  const pinning = describePinning(load.pin, 'worker and GET load');
 
   const redis = given ?? (await acquireBenchRedis());
   let admin: Redis | undefined;
@@ -262,82 +308,39 @@ export async function runBulkBenchmark(
   });
   try {
     const requested = dbArg === undefined ? undefined : Number(dbArg);
-    const { db, foreignKeys } = await chooseDatabase(
-      redis.url,
-      requested,
-      args.flag('allow-shared'),
-    );
+    const allowShared = args.flag('allow-shared');
+    const { db, foreignKeys } = await chooseDatabase(redis.url, requested, allowShared);
     admin = new Redis(redis.url, { db, lazyConnect: true });
     await admin.connect();
     const redisVersion = await redis.version();
     pinSupport(load.pin, redis.pid);
     console.log(
       `Redis ${redisVersion} at ${redact(redis.url)} db ${db}; ${formatInt(totalKeys)} keys, ${formatInt(matching)} matching; ` +
-        `${rounds} round(s); GET load ${getConcurrency} loops, ${formatInt(getRatePerS)}/s; ${pinning}`,
+        `${rounds} round(s); GET load ${getConcurrency} loops, ${formatInt(getRatePerS)}/s; ${settings.pinning}`,
     );
     wrote = true;
     const populateS = await fill(admin, data, foreignKeys);
-    const { url } = redis;
     const { tag, fillerKeys } = data;
+    const [concurrency, rate] = [getConcurrency, getRatePerS];
     gets = await startGetLoad({
-      url,
+      url: redis.url,
       db,
       tag,
       fillerKeys,
-      concurrency: getConcurrency,
-      rate: getRatePerS,
+      concurrency,
+      rate,
       pin: load.pin,
     });
-    const run: Run = {
-      ...{ rounds, db, load, redis, admin, data, gets },
-      expectedSize: foreignKeys + totalKeys,
-      strict: foreignKeys === 0,
-    };
     // Let the load settle (connection, JIT) before the first window.
     await sleep(500);
     await gets.window(epochNow() - 500, epochNow());
-
-    const measured: { variant: BulkVariant; baseline?: BulkVariant; rounds: BulkRound[] }[] =
-      BULK_PAIRS.flatMap(({ module, baseline }) => [
-        { variant: module, baseline, rounds: [] },
-        { variant: baseline, rounds: [] },
-      ]);
-    const idle: { round: number; get: GetLatency }[] = [];
-    for (let round = 1; round <= rounds; round++) {
-      idle.push({ round, get: await idleWindow(run, idleWindowMs, round) });
-      // Each pair's module operation first in odd rounds, its loop first in even ones.
-      const order = BULK_PAIRS.flatMap(({ module, baseline }) =>
-        round % 2 === 1 ? [module, baseline] : [baseline, module],
-      );
-      for (const [index, variant] of order.entries()) {
-        const row = measured.find((r) => r.variant === variant)!;
-        row.rounds.push(await measure(run, variant, round, index + 1));
-      }
-    }
-    const settings = {
-      mode: quick ? ('quick' as const) : ('default' as const),
-      rounds,
-      totalKeys,
-      matching,
-      fillerApps: dataset.FILLER_APPS,
-      targetApps: dataset.TARGET_APPS,
-      valueBytes: dataset.FILLER_VALUE.length,
-      scanCount: dataset.SCAN_COUNT,
-      getConcurrency,
-      getRatePerS,
-      idleWindowMs,
-      db,
-      foreignKeys,
-      populateS,
-      quietCores: load.quietCores,
-      maxForeignCores: load.maxForeignCores,
-      retries: load.retries,
-      pinning,
-      nodeArgs: load.nodeArgs,
-      command,
-    };
+    const { idle, rows } = await runRounds({
+      ...{ rounds, idleWindowMs: settings.idleWindowMs, db, load, redis, admin, data, gets },
+      expectedSize: foreignKeys + totalKeys,
+      strict: foreignKeys === 0,
+    });
     return {
-      settings,
+      settings: { ...settings, db, foreignKeys, populateS },
       environment: describeEnvironment(
         [{ major: process.versions.node.split('.')[0], version: process.version }],
         { version: redisVersion, owned: redis.owned },
@@ -346,7 +349,7 @@ export async function runBulkBenchmark(
       descriptions: { ...BULK_VARIANT_DESCRIPTIONS },
       targets: { flushRatioMax: FLUSH_RATIO_TARGET, getP99MsMax: GET_P99_TARGET_MS },
       idle,
-      rows: summariseBulk(measured),
+      rows,
     };
   } finally {
     await cleanup();

@@ -21,29 +21,12 @@ export type BulkVariant = (typeof BULK_VARIANTS)[number];
 export const isFlush = (variant: BulkVariant) =>
   variant === 'flushDevice' || variant === 'scan-unlink-loop';
 
-export interface BulkWorkerResult {
+/** What a worker prints after `RESULT `. */
+export type BulkWorkerResult = Awaited<ReturnType<typeof timeOperation>> & {
   variant: BulkVariant;
-  /** Keys deleted (flushes) or counted (counts), as the operation reported. */
-  count: number;
-  ms: number;
-  /** Wall-clock bounds of the operation (ms since the epoch), to pick the GETs sent meanwhile. */
-  startEpochMs: number;
-  endEpochMs: number;
-  /** SCAN calls made (hand-written loops only; the module does not say). */
-  scans?: number;
-  /** The worker's CPU time during the operation, and over its whole life, in ms. */
-  opCpuMs: number;
+  /** The worker's CPU time over its whole life, in ms. */
   cpuMs: number;
-  /** Right before the operation, after a forced GC. */
-  rssBeforeBytes: number;
-  heapUsedBeforeBytes: number;
-  /** Highest RSS during the operation: the kernel's high-water mark, reset just before it. */
-  rssPeakBytes: number;
-  /** True when the high-water mark could not be reset and the peak is from 5 ms samples. */
-  rssPeakSampled: boolean;
-  heapUsedPeakBytes: number;
-  samples: number;
-}
+};
 
 const epochNow = () => performance.timeOrigin + performance.now();
 
@@ -114,15 +97,11 @@ async function prepare(
   }
 }
 
-async function main(): Promise<void> {
-  const args = new Args([], ['variant', 'redis', 'db', 'app', 'device']);
-  const variant = args.required('variant') as BulkVariant;
-  if (!BULK_VARIANTS.includes(variant)) throw new Error(`Unknown --variant ${variant}`);
-  const client = new Redis(args.required('redis'), { db: args.number('db', 0), lazyConnect: true });
-  await client.connect();
-  const run = await prepare(variant, client, args.required('app'), args.required('device'));
-  await client.ping();
-
+/**
+ * Runs the operation after a forced GC, with the kernel's RSS high-water mark reset and memory
+ * sampled every 5 ms meanwhile.
+ */
+async function timeOperation(run: () => Promise<{ count: number; scans?: number }>) {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('Run the worker with --expose-gc');
   gc();
@@ -147,25 +126,38 @@ async function main(): Promise<void> {
   clearInterval(sampler);
   sample();
   const hwm = hwmReset ? peakRssBytes() : undefined;
-
-  client.disconnect();
-  const cpu = process.cpuUsage();
-  const result: BulkWorkerResult = {
-    variant,
+  return {
+    /** Keys deleted (flushes) or counted (counts), as the operation reported. */
     count,
     ms,
+    /** Wall-clock bounds of the operation, to pick the GETs sent meanwhile. */
     startEpochMs,
     endEpochMs,
+    /** SCAN calls made (hand-written loops only; the module does not say). */
     ...(scans !== undefined && { scans }),
     opCpuMs: (opCpu.user + opCpu.system) / 1000,
-    cpuMs: (cpu.user + cpu.system) / 1000,
     rssBeforeBytes: before.rss,
     heapUsedBeforeBytes: before.heapUsed,
     rssPeakBytes: Math.max(hwm ?? 0, rssPeak),
+    /** True when the high-water mark could not be reset and the peak is from the samples. */
     rssPeakSampled: hwm === undefined,
     heapUsedPeakBytes: heapPeak,
     samples,
   };
+}
+
+async function main(): Promise<void> {
+  const args = new Args([], ['variant', 'redis', 'db', 'app', 'device']);
+  const variant = args.required('variant') as BulkVariant;
+  if (!BULK_VARIANTS.includes(variant)) throw new Error(`Unknown --variant ${variant}`);
+  const client = new Redis(args.required('redis'), { db: args.number('db', 0), lazyConnect: true });
+  await client.connect();
+  const run = await prepare(variant, client, args.required('app'), args.required('device'));
+  await client.ping();
+  const timed = await timeOperation(run);
+  client.disconnect();
+  const { user, system } = process.cpuUsage();
+  const result: BulkWorkerResult = { variant, ...timed, cpuMs: (user + system) / 1000 };
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
 }
 

@@ -228,7 +228,13 @@ async function main(): Promise<void> {
     // On a shared Redis, what this run wrote: the filler, its namespaces and their index keys.
     if (!redis.owned) {
       await removeTagged(admin, TAG);
-      const written = [`/${APP}/*`, `keys-of:/${APP}/*`, `apps-of:/${DEVICE}`, 'apps-of:/w-*'];
+      const written = [
+        `keys-of:/*-${TAG}/*`,
+        `/${APP}/*`,
+        `keys-of:/${APP}/*`,
+        `apps-of:/${DEVICE}`,
+        'apps-of:/w-*',
+      ];
       for (const pattern of written) await unlinkMatching(admin, pattern);
     }
     admin.disconnect();
