@@ -9,6 +9,7 @@ import { RedisCache } from '../../src';
 import { Args } from '../support/args';
 import { sleep } from '../support/stats';
 import { scanAll } from './dataset';
+import { epochNow } from './get-load';
 
 /** Each module operation and the hand-written loop it is held against. */
 export const BULK_PAIRS = [
@@ -27,8 +28,6 @@ export type BulkWorkerResult = Awaited<ReturnType<typeof timeOperation>> & {
   /** The worker's CPU time over its whole life, in ms. */
   cpuMs: number;
 };
-
-const epochNow = () => performance.timeOrigin + performance.now();
 
 function peakRssBytes(): number | undefined {
   try {
