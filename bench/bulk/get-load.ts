@@ -58,7 +58,9 @@ export async function startGetLoad(options: GetLoadOptions): Promise<GetLoad> {
     pid: child.pid,
     async window(startEpochMs, endEpochMs) {
       child.send(`WINDOW ${startEpochMs} ${endEpochMs}`);
-      return JSON.parse(await child.next('WINDOW', 10_000)) as GetLatency;
+      // JSON has no NaN (an empty window's percentiles): it comes back as null.
+      const json = await child.next('WINDOW', 10_000);
+      return JSON.parse(json, (_, value: unknown) => value ?? Number.NaN) as GetLatency;
     },
     stop: () => child.stop(),
   };
@@ -130,7 +132,7 @@ async function main(): Promise<void> {
   const loops = Array.from({ length: concurrency }, (_, i) => loop(i));
   // Windows answered in the order asked; stdin closes when the orchestrator stops or dies.
   let answering = Promise.resolve();
-  createInterface({ input: process.stdin })
+  const requests = createInterface({ input: process.stdin })
     .on('line', (line) => {
       const [start, end] = line.split(' ').slice(1).map(Number);
       answering = answering.then(() => answer(start, end));
@@ -140,6 +142,9 @@ async function main(): Promise<void> {
   process.stdout.write('READY {}\n');
   await Promise.all(loops);
   await answering;
+  // An open stdin would keep the process alive.
+  requests.close();
+  process.stdin.destroy();
   client.disconnect();
 }
 
