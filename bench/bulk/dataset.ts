@@ -66,6 +66,15 @@ export async function scanAll(
   return scans;
 }
 
+/** Counts the keys matching `pattern`, adding up each SCAN batch (the hand-written count loop). */
+export async function scanCount(client: Redis, pattern: string) {
+  let count = 0;
+  const scans = await scanAll(client, pattern, (keys) => {
+    count += keys.length;
+  });
+  return { count, scans };
+}
+
 /** The bulk benchmark's database: filler, one device's keys to flush, one namespace to count. */
 export interface BulkDataset {
   readonly tag: string;

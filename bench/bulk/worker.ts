@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { RedisCache } from '../../src';
 import { Args } from '../support/args';
 import { sleep } from '../support/stats';
-import { scanAll } from './dataset';
+import { scanAll, scanCount } from './dataset';
 import { epochNow } from './get-load';
 
 /** Each module operation and the hand-written loop it is held against. */
@@ -69,22 +69,17 @@ async function prepare(
   app: string,
   device: string,
 ): Promise<() => Promise<{ count: number; scans?: number }>> {
-  let count = 0;
   switch (variant) {
     case 'scan-unlink-loop': // SCAN a batch, UNLINK it, SCAN the next
       return async () => {
+        let count = 0;
         const scans = await scanAll(client, `/*/${device}/*`, async (keys) => {
           if (keys.length > 0) count += await client.unlink(...keys);
         });
         return { count, scans };
       };
     case 'scan-count-loop':
-      return async () => {
-        const scans = await scanAll(client, `/${app}/${device}/*`, (keys) => {
-          count += keys.length;
-        });
-        return { count, scans };
-      };
+      return () => scanCount(client, `/${app}/${device}/*`);
     default: {
       const cache = await RedisCache.fromClient(client);
       await untilAnswering(cache);
