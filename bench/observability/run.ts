@@ -288,7 +288,7 @@ export async function measureObservability(args: Args) {
   pinSupport(settings.pin, redis.pid);
   const pinning =
     describePinning(settings.pin, 'apps') +
-    (settings.pin && !redis.owned ? '; the REDIS_URL server is not pinned' : '');
+    (settings.pin && !redis.owned ? ', except the one --redis or REDIS_URL named' : '');
   console.log(
     `Redis ${redisVersion} at ${redis.url}; ${node.version}; ` +
       `${rounds} round(s) × ${variants.length} variants, ${settings.warmupS} s warm-up + ${durationS} s each in ${settings.sliceS} s slices ` +
