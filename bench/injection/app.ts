@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo, Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Args } from '../support/args';
-import { ALL_INJECTION_VARIANTS, HTTP_ADAPTERS, appModuleFor, startupRequestFor } from './variants';
+import { ALL_INJECTION_VARIANTS, HTTP_ADAPTERS, appModuleFor, variantSpec } from './variants';
 import type { HttpAdapter, InjectionVariant } from './variants';
 
 export interface AppReadyInfo {
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   await app.listen(Number(args.string('port') ?? 0), '127.0.0.1');
 
   const address = (app.getHttpServer() as Server).address() as AddressInfo;
-  const startupPath = startupRequestFor(variant);
+  const { startupPath } = variantSpec(variant);
   if (startupPath) {
     const response = await fetch(`http://127.0.0.1:${address.port}${startupPath}`);
     if (!response.ok) throw new Error(`GET ${startupPath} answered ${response.status}`);

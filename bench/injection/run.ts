@@ -14,6 +14,7 @@ import { describeEnvironment, srcCommit } from '../support/environment';
 import { describeRound, roundOf, runHttpRound, summarise } from '../support/http';
 import type { HttpApp, HttpLoad, HttpRound } from '../support/http';
 import { NODE_MAJORS, resolveNodes } from '../support/nodes';
+import type { NodeRuntime } from '../support/nodes';
 import { NESTJS_12_WORKSPACE, benchScript } from '../support/paths';
 import { describePinning, pinnedCommand, pinSupport } from '../support/pin';
 import { acquireBenchRedis, BENCH_VALUE } from '../support/redis';
@@ -26,9 +27,9 @@ import {
   ALL_INJECTION_VARIANTS,
   BASELINE_VARIANT,
   HTTP_ADAPTERS,
-  INJECTION_VARIANT_DESCRIPTIONS,
   INJECTION_VARIANTS,
   MEASURED_PATH,
+  variantSpec,
 } from './variants';
 import type { HttpAdapter, InjectionVariant } from './variants';
 
@@ -79,7 +80,7 @@ async function startApp(
 /** Every round, on every Node version and adapter: the section benchmarks-core.md renders. */
 export async function measureInjection(args: Args) {
   const quick = args.flag('quick');
-  const rounds = args.number('rounds', quick ? 1 : 3);
+  const roundCount = args.number('rounds', quick ? 1 : 3);
   const durationS = args.number('duration', quick ? 2 : 8);
   const [nest] = args.list('nest', ['11'], ['11', '12']);
   const settings = {
@@ -105,25 +106,14 @@ export async function measureInjection(args: Args) {
   pinSupport(settings.pin, redis.pid);
   console.log(
     `Redis ${redisVersion} at ${redis.url}; ${nodes.map((n) => n.version).join(', ')}; ${adapters.join(', ')}; ` +
-      `${rounds} round(s) × ${variants.length} variants, ${settings.warmupS} s warm-up + ${durationS} s each in ${settings.sliceS} s slices, ` +
+      `${roundCount} round(s) × ${variants.length} variants, ${settings.warmupS} s warm-up + ${durationS} s each in ${settings.sliceS} s slices, ` +
       `${settings.connections} connections; ${describePinning(settings.pin, 'app')}`,
   );
 
-  const rows = nodes.flatMap((node) =>
-    adapters.flatMap((adapter) =>
-      variants.map((variant) => ({
-        nodeMajor: node.major,
-        nodeVersion: node.version,
-        adapter,
-        variant,
-        rounds: [] as HttpRound[],
-      })),
-    ),
-  );
-  const rowFor = (major: string, adapter: string, variant: string) =>
-    rows.find((r) => r.nodeMajor === major && r.adapter === adapter && r.variant === variant)!;
-
-  for (let round = 1; round <= rounds; round++) {
+  const rounds: Record<string, HttpRound[]> = {};
+  const roundsOf = (node: NodeRuntime, adapter: string, variant: string) =>
+    (rounds[`${node.major}/${adapter}/${variant}`] ??= []);
+  for (let round = 1; round <= roundCount; round++) {
     for (const node of nodes) {
       for (const adapter of adapters) {
         await redis.seed();
@@ -137,9 +127,9 @@ export async function measureInjection(args: Args) {
         });
         for (const [index, app] of apps.entries()) {
           const figures = roundOf(app, round, index + 1);
-          rowFor(node.major, adapter, app.variant).rounds.push(figures);
+          roundsOf(node, adapter, app.variant).push(figures);
           console.log(
-            `round ${round}/${rounds} node ${node.major} ${adapter.padEnd(7)} ${describeRound(app.variant, figures)}`,
+            `round ${round}/${roundCount} node ${node.major} ${adapter.padEnd(7)} ${describeRound(app.variant, figures)}`,
           );
         }
       }
@@ -150,7 +140,7 @@ export async function measureInjection(args: Args) {
     settings: {
       ...settings,
       mode: quick ? ('quick' as const) : ('default' as const),
-      rounds,
+      rounds: roundCount,
       valueBytes: Buffer.byteLength(BENCH_VALUE),
       path: MEASURED_PATH,
       pinning: describePinning(settings.pin, 'app'),
@@ -163,11 +153,22 @@ export async function measureInjection(args: Args) {
       nest === '12' ? NESTJS_12_WORKSPACE : undefined,
     ),
     baseline: BASELINE_VARIANT,
-    descriptions: Object.fromEntries(variants.map((v) => [v, INJECTION_VARIANT_DESCRIPTIONS[v]])),
-    rows: rows.map((row) => ({
-      ...row,
-      summary: summarise(row.rounds, rowFor(row.nodeMajor, row.adapter, BASELINE_VARIANT).rounds),
-    })),
+    descriptions: Object.fromEntries(variants.map((v) => [v, variantSpec(v).description])),
+    rows: nodes.flatMap((node) =>
+      adapters.flatMap((adapter) =>
+        variants.map((variant) => ({
+          nodeMajor: node.major,
+          nodeVersion: node.version,
+          adapter,
+          variant,
+          rounds: roundsOf(node, adapter, variant),
+          summary: summarise(
+            roundsOf(node, adapter, variant),
+            roundsOf(node, adapter, BASELINE_VARIANT),
+          ),
+        })),
+      ),
+    ),
   };
 }
 

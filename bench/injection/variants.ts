@@ -1,18 +1,18 @@
+// The apps of the HTTP injection benchmark: one declaration per variant, the first the baseline.
 import { Controller, Get, Inject, Injectable, Module, Req, UseInterceptors } from '@nestjs/common';
 import type {
   CallHandler,
   DynamicModule,
   ExecutionContext,
-  FactoryProvider,
   NestInterceptor,
   OnApplicationShutdown,
   Provider,
   Type,
 } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Observable } from 'rxjs';
-import { APP_INTERCEPTOR } from '@nestjs/core';
 import {
   CacheMetricsInterceptor,
   ContextualCache,
@@ -20,116 +20,13 @@ import {
   RedisCache,
   RedisCacheModule,
 } from '../../src';
-import { BENCH_APP, BENCH_DEVICE } from '../support/redis';
-import { BENCH_KEY } from '../support/redis';
-
-/** The variants of the HTTP injection benchmark; the first is the baseline. */
-export const INJECTION_VARIANTS = [
-  'baseline-raw-ioredis',
-  'current-cache-decorator',
-  'constructor-injected',
-  'request-scoped',
-  'module-no-cache-route',
-] as const;
-/**
- * Not part of the default run (pick them with --variants): they split a variant's cost into its
- * parts, for the analysis. Each is the baseline controller plus one thing.
- */
-export const DIAGNOSTIC_VARIANTS = [
-  // + a Nest interceptor that only calls next.handle(): the cost of any interceptor.
-  'diag-noop-interceptor',
-  // + an interceptor that runs next.handle() inside AsyncLocalStorage.run: interceptor + ALS.
-  'diag-als-interceptor',
-  // Reads through a ContextualCache built once at startup: the cache layer alone, no DI path.
-  'diag-cache-singleton',
-  // module-no-cache-route after one request to the injected controller at start-up, so the
-  // module's AsyncLocalStorage is active: what the other routes pay once any route used it.
-  'diag-no-cache-route-als-active',
-  // The request as a built-in `@Req()` parameter and `withContext()` in the handler: what
-  // @CurrentCache() would cost without Nest's custom-parameter path.
-  'diag-request-param',
-  // current-cache-decorator with `asyncLocalStorage: 'always'`: what entering the request context
-  // costs an app that does not need it (the module enters it only where something injects the cache).
-  'diag-decorator-context-always',
-  // current-cache-decorator with `CacheMetricsInterceptor` as a global interceptor: what the Nest
-  // interceptor pipeline costs over the module's own response hook.
-  'diag-metrics-interceptor',
-  // The baseline handler with one unused `@Req()` parameter: what any handler parameter costs
-  // (Nest then runs its async parameter step), the floor for @CurrentCache().
-  'diag-raw-with-request-param',
-] as const;
-
-export const INJECTION_VARIANT_DESCRIPTIONS: Record<InjectionVariant, string> = {
-  'baseline-raw-ioredis':
-    'singleton controller and singleton ioredis client, `client.getBuffer(key)`, no RedisCacheModule',
-  'current-cache-decorator':
-    '`RedisCacheModule.forRoot({ url })`, handler parameter `@CurrentCache() cache: ContextualCache`',
-  'constructor-injected':
-    '`ContextualCache` in the controller constructor, `forRoot({ url })`: the request context is entered in the adapter hook, the injected cache resolves the request on each call',
-  'request-scoped':
-    '`forRoot({ url, requestScoped: true })` with constructor injection (true `Scope.REQUEST`)',
-  'module-no-cache-route':
-    'the module imported and a constructor-injected controller present, but the measured route is on another controller that reads with raw ioredis like the baseline',
-  'diag-noop-interceptor':
-    'the baseline controller with a Nest interceptor that only returns `next.handle()`',
-  'diag-als-interceptor':
-    'the baseline controller with an interceptor that returns `als.run(slot, () => next.handle())`',
-  'diag-cache-singleton':
-    'the module imported; a singleton controller reads through one `ContextualCache` built at start-up (`redisCache.withContext(...)`): the cache layer without any per-request injection',
-  'diag-no-cache-route-als-active':
-    "`module-no-cache-route`, after one request to the injected controller at start-up, so the module's AsyncLocalStorage is active",
-  'diag-decorator-context-always':
-    "`current-cache-decorator` with `forRoot({ url, asyncLocalStorage: 'always' })`: the request context entered for every request though nothing injects the cache",
-  'diag-metrics-interceptor':
-    '`current-cache-decorator` with `CacheMetricsInterceptor` as a global interceptor (`APP_INTERCEPTOR`)',
-  'diag-raw-with-request-param':
-    'the baseline controller (raw ioredis) with one unused `@Req()` handler parameter',
-  'diag-request-param':
-    'the module imported; handler parameter `@Req() request`, then `redisCache.withContext(request.params.appId, request.params.deviceId)` in the handler',
-};
-
-/** A route the app requests once at start-up, before it is measured (or undefined). */
-export function startupRequestFor(variant: InjectionVariant): string | undefined {
-  return variant === 'diag-no-cache-route-als-active' ? UNMEASURED_PATH : undefined;
-}
-export type InjectionVariant =
-  (typeof INJECTION_VARIANTS)[number] | (typeof DIAGNOSTIC_VARIANTS)[number];
-export const ALL_INJECTION_VARIANTS: readonly InjectionVariant[] = [
-  ...INJECTION_VARIANTS,
-  ...DIAGNOSTIC_VARIANTS,
-];
-export const BASELINE_VARIANT: InjectionVariant = 'baseline-raw-ioredis';
-
-export const HTTP_ADAPTERS = ['fastify', 'express'] as const;
-export type HttpAdapter = (typeof HTTP_ADAPTERS)[number];
+import { BENCH_APP, BENCH_DEVICE, BENCH_KEY } from '../support/redis';
 
 /** Every variant serves the measured route at this path. */
 export const MEASURED_PATH = '/apps/app1/devices/dev1/value';
-const UNMEASURED_PATH = '/unmeasured/apps/app1/devices/dev1/value';
 const ROUTE = 'apps/:appId/devices/:deviceId';
-
+const UNMEASURED_ROUTE = `unmeasured/${ROUTE}`;
 const RAW_CLIENT = Symbol('RAW_CLIENT');
-
-/** A singleton ioredis client, connected before the app listens. */
-function rawClientProvider(url: string): FactoryProvider<Redis> {
-  return {
-    provide: RAW_CLIENT,
-    useFactory: async () => {
-      const client = new Redis(url, { lazyConnect: true });
-      await client.connect();
-      return client;
-    },
-  };
-}
-
-@Injectable()
-class RawClientCloser implements OnApplicationShutdown {
-  constructor(@Inject(RAW_CLIENT) private readonly client: Redis) {}
-
-  onApplicationShutdown(): void {
-    this.client.disconnect();
-  }
-}
 
 /** baseline-raw-ioredis and module-no-cache-route: no cache layer at all on the route. */
 @Controller(ROUTE)
@@ -138,8 +35,7 @@ class RawValueController {
 
   @Get('value')
   async read(): Promise<string> {
-    const value = await this.client.getBuffer(BENCH_KEY);
-    return value === null ? '' : value.toString();
+    return (await this.client.getBuffer(BENCH_KEY))?.toString() ?? '';
   }
 }
 
@@ -150,8 +46,32 @@ class RawWithParamController {
 
   @Get('value')
   async read(@Req() _request: unknown): Promise<string> {
-    const value = await this.client.getBuffer(BENCH_KEY);
-    return value === null ? '' : value.toString();
+    return (await this.client.getBuffer(BENCH_KEY))?.toString() ?? '';
+  }
+}
+
+/** The baseline controller behind one controller-level interceptor. */
+function interceptedRawController(interceptor: Type<NestInterceptor>): Type {
+  @UseInterceptors(interceptor)
+  @Controller(ROUTE)
+  class InterceptedController extends RawValueController {}
+  return InterceptedController;
+}
+
+@Injectable()
+class NoopInterceptor implements NestInterceptor {
+  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    return next.handle();
+  }
+}
+
+@Injectable()
+class AlsInterceptor implements NestInterceptor {
+  private readonly storage = new AsyncLocalStorage<object>();
+  private readonly slot = {};
+
+  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    return this.storage.run(this.slot, () => next.handle());
   }
 }
 
@@ -177,43 +97,11 @@ class InjectedValueController {
   }
 }
 
-/** module-no-cache-route: a controller that injects the cache, on a route the bench never calls. */
-@Controller('unmeasured/apps/:appId/devices/:deviceId')
-class UnmeasuredInjectedController {
-  constructor(private readonly cache: ContextualCache) {}
+/** module-no-cache-route: a controller that injects the cache, on a route the bench never loads. */
+@Controller(UNMEASURED_ROUTE)
+class UnmeasuredInjectedController extends InjectedValueController {}
 
-  @Get('value')
-  async read(): Promise<string> {
-    const hit = await this.cache.get('k');
-    return hit.found ? hit.value.toString() : '';
-  }
-}
-
-@Injectable()
-class NoopInterceptor implements NestInterceptor {
-  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    return next.handle();
-  }
-}
-
-@Injectable()
-class AlsInterceptor implements NestInterceptor {
-  private readonly storage = new AsyncLocalStorage<object>();
-  private readonly slot = {};
-
-  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    return this.storage.run(this.slot, () => next.handle());
-  }
-}
-
-@UseInterceptors(NoopInterceptor)
-@Controller(ROUTE)
-class NoopInterceptedController extends RawValueController {}
-
-@UseInterceptors(AlsInterceptor)
-@Controller(ROUTE)
-class AlsInterceptedController extends RawValueController {}
-
+/** diag-cache-singleton: one ContextualCache built at start-up, no per-request injection. */
 @Controller(ROUTE)
 class SingletonCacheController {
   private readonly cache: ContextualCache;
@@ -229,6 +117,7 @@ class SingletonCacheController {
   }
 }
 
+/** diag-request-param: the request as a built-in parameter, the context made in the handler. */
 @Controller(ROUTE)
 class RequestParamController {
   constructor(private readonly redisCache: RedisCache) {}
@@ -241,56 +130,157 @@ class RequestParamController {
   }
 }
 
-@Module({})
-class BenchAppModule {}
+interface VariantSpec {
+  /** For the report's variant list. */
+  readonly description: string;
+  /** Not in the default run (pick it with --variants): it splits a variant's cost into parts. */
+  readonly diagnostic?: true;
+  readonly controllers: Type[];
+  /** RedisCacheModule.forRoot's options besides the URL; without them the module is not imported. */
+  readonly cache?: Partial<Parameters<typeof RedisCacheModule.forRoot>[0]>;
+  /** A singleton ioredis client (RAW_CLIENT), connected before the app listens. */
+  readonly raw?: true;
+  readonly providers?: Provider[];
+  /** A route requested once at start-up, before the app is measured. */
+  readonly startupPath?: string;
+}
 
-/** Each variant's app: its controllers, the module's options (when imported), the raw client. */
-const APPS: Record<
-  InjectionVariant,
-  {
-    controllers: Type[];
-    cache?: Partial<Parameters<typeof RedisCacheModule.forRoot>[0]>;
-    raw?: true;
-    providers?: Provider[];
-  }
-> = {
-  'baseline-raw-ioredis': { controllers: [RawValueController], raw: true },
-  'current-cache-decorator': { controllers: [DecoratorValueController], cache: {} },
-  'constructor-injected': { controllers: [InjectedValueController], cache: {} },
-  'request-scoped': { controllers: [InjectedValueController], cache: { requestScoped: true } },
+const VARIANTS = {
+  'baseline-raw-ioredis': {
+    description:
+      'singleton controller and singleton ioredis client, `client.getBuffer(key)`, no RedisCacheModule',
+    controllers: [RawValueController],
+    raw: true,
+  },
+  'current-cache-decorator': {
+    description:
+      '`RedisCacheModule.forRoot({ url })`, handler parameter `@CurrentCache() cache: ContextualCache`',
+    controllers: [DecoratorValueController],
+    cache: {},
+  },
+  'constructor-injected': {
+    description:
+      '`ContextualCache` in the controller constructor, `forRoot({ url })`: the request context is entered in the adapter hook, the injected cache resolves the request on each call',
+    controllers: [InjectedValueController],
+    cache: {},
+  },
+  'request-scoped': {
+    description:
+      '`forRoot({ url, requestScoped: true })` with constructor injection (true `Scope.REQUEST`)',
+    controllers: [InjectedValueController],
+    cache: { requestScoped: true },
+  },
   'module-no-cache-route': {
+    description:
+      'the module imported and a constructor-injected controller present, but the measured route is on another controller that reads with raw ioredis like the baseline',
     controllers: [RawValueController, UnmeasuredInjectedController],
     cache: {},
     raw: true,
   },
-  'diag-noop-interceptor': { controllers: [NoopInterceptedController], raw: true },
-  'diag-als-interceptor': { controllers: [AlsInterceptedController], raw: true },
-  'diag-cache-singleton': { controllers: [SingletonCacheController], cache: {} },
+  'diag-noop-interceptor': {
+    description:
+      'the baseline controller with a Nest interceptor that only returns `next.handle()`',
+    diagnostic: true,
+    controllers: [interceptedRawController(NoopInterceptor)],
+    raw: true,
+  },
+  'diag-als-interceptor': {
+    description:
+      'the baseline controller with an interceptor that returns `als.run(slot, () => next.handle())`',
+    diagnostic: true,
+    controllers: [interceptedRawController(AlsInterceptor)],
+    raw: true,
+  },
+  'diag-cache-singleton': {
+    description:
+      'the module imported; a singleton controller reads through one `ContextualCache` built at start-up (`redisCache.withContext(...)`): the cache layer without any per-request injection',
+    diagnostic: true,
+    controllers: [SingletonCacheController],
+    cache: {},
+  },
   'diag-no-cache-route-als-active': {
+    description:
+      "`module-no-cache-route`, after one request to the injected controller at start-up, so the module's AsyncLocalStorage is active",
+    diagnostic: true,
     controllers: [RawValueController, UnmeasuredInjectedController],
     cache: {},
     raw: true,
+    startupPath: `/unmeasured${MEASURED_PATH}`,
   },
-  'diag-request-param': { controllers: [RequestParamController], cache: {} },
+  'diag-request-param': {
+    description:
+      'the module imported; handler parameter `@Req() request`, then `redisCache.withContext(request.params.appId, request.params.deviceId)` in the handler',
+    diagnostic: true,
+    controllers: [RequestParamController],
+    cache: {},
+  },
   'diag-decorator-context-always': {
+    description:
+      "`current-cache-decorator` with `forRoot({ url, asyncLocalStorage: 'always' })`: the request context entered for every request though nothing injects the cache",
+    diagnostic: true,
     controllers: [DecoratorValueController],
     cache: { asyncLocalStorage: 'always' },
   },
   'diag-metrics-interceptor': {
+    description:
+      '`current-cache-decorator` with `CacheMetricsInterceptor` as a global interceptor (`APP_INTERCEPTOR`)',
+    diagnostic: true,
     controllers: [DecoratorValueController],
     cache: {},
     providers: [{ provide: APP_INTERCEPTOR, useClass: CacheMetricsInterceptor }],
   },
-  'diag-raw-with-request-param': { controllers: [RawWithParamController], raw: true },
-};
+  'diag-raw-with-request-param': {
+    description: 'the baseline controller (raw ioredis) with one unused `@Req()` handler parameter',
+    diagnostic: true,
+    controllers: [RawWithParamController],
+    raw: true,
+  },
+} satisfies Record<string, VariantSpec>;
+
+export type InjectionVariant = keyof typeof VARIANTS;
+export const ALL_INJECTION_VARIANTS = Object.keys(VARIANTS) as InjectionVariant[];
+/** The default run: every variant but the diagnostic ones. */
+export const INJECTION_VARIANTS = ALL_INJECTION_VARIANTS.filter((v) => !variantSpec(v).diagnostic);
+export const BASELINE_VARIANT: InjectionVariant = 'baseline-raw-ioredis';
+
+export const HTTP_ADAPTERS = ['fastify', 'express'] as const;
+export type HttpAdapter = (typeof HTTP_ADAPTERS)[number];
+
+export function variantSpec(variant: InjectionVariant): VariantSpec {
+  return VARIANTS[variant];
+}
+
+@Injectable()
+class RawClientCloser implements OnApplicationShutdown {
+  constructor(@Inject(RAW_CLIENT) private readonly client: Redis) {}
+
+  onApplicationShutdown(): void {
+    this.client.disconnect();
+  }
+}
+
+function rawClientProviders(url: string): Provider[] {
+  const client = {
+    provide: RAW_CLIENT,
+    useFactory: async () => {
+      const client = new Redis(url, { lazyConnect: true });
+      await client.connect();
+      return client;
+    },
+  };
+  return [client, RawClientCloser];
+}
+
+@Module({})
+class BenchAppModule {}
 
 /** The root module of one variant's app. */
 export function appModuleFor(variant: InjectionVariant, url: string): DynamicModule {
-  const { controllers, cache, raw, providers = [] } = APPS[variant];
+  const { controllers, cache, raw, providers = [] } = variantSpec(variant);
   return {
     module: BenchAppModule,
     imports: cache ? [RedisCacheModule.forRoot({ url, ...cache })] : [],
     controllers,
-    providers: [...(raw ? [rawClientProvider(url), RawClientCloser] : []), ...providers],
+    providers: [...(raw ? rawClientProviders(url) : []), ...providers],
   };
 }

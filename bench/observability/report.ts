@@ -1,6 +1,6 @@
 // What the observability benchmark records (benchmarks-observability.json) and renders (.md).
 import { httpColumns } from '../support/http';
-import type { HttpRound, HttpSummary } from '../support/http';
+import type { HttpRound } from '../support/http';
 import {
   describeVariants,
   environmentLines,
@@ -13,19 +13,9 @@ import { formatInt, formatMs, formatRatio, max } from '../support/stats';
 import type { SinkCounts } from './otlp-sink';
 import type { measureObservability } from './run';
 
-/** What a tracing variant's OTLP sink received during one round (apps' whole life). */
-export interface OtlpRound {
-  counts: SinkCounts;
-  /** Every response the app gave in the round: checks, warm-up, measured slices. */
-  requestsServed: number;
-  tracesBytes: number;
-  spans: number;
-  bytesPerRequest: number;
-  spansPerRequest: number;
-}
-
 export interface ObservabilityRound extends HttpRound {
   pid: number;
+  /** Every response the app gave in the round: checks, warm-up, measured slices. */
   requestsServed: number;
   /**
    * The render route's requests by cache outcome over the app's life, from its own /metrics
@@ -33,26 +23,13 @@ export interface ObservabilityRound extends HttpRound {
    * removed and was rendered again.
    */
   renderOutcomes?: { hit: number; miss: number };
-  otlp?: OtlpRound;
-}
-
-export interface ObservabilityRow {
-  variant: string;
-  rounds: ObservabilityRound[];
-  summary: HttpSummary & {
-    otlp?: {
-      bytesPerRequestMedian: number;
-      spansPerRequestMedian: number;
-      tracesBytesMedian: number;
-      postsMedian: number;
-      spansPerRequestByScope: Record<string, number>;
-      otherPaths: Record<string, { requests: number; bytes: number }>;
-    };
-  };
+  /** What a tracing variant's OTLP sink received over the app's whole life. */
+  otlp?: SinkCounts;
 }
 
 /** What measureObservability records: settings, environment and one row per variant. */
 export type ObservabilityReport = Awaited<ReturnType<typeof measureObservability>>;
+export type ObservabilityRow = ObservabilityReport['rows'][number];
 
 const REPORT = 'benchmarks-observability';
 export const BENCH_COMMAND =
@@ -208,7 +185,9 @@ export function renderObservability(report: ObservabilityReport, analysis: strin
     ...environmentLines(
       report.environment,
       'the apps',
-      `at ${s.redisUrl} (shared; only the service's own keys are written, nothing is flushed)`,
+      report.environment.redis.owned
+        ? undefined
+        : `at ${s.redisUrl} (shared; only the service's own keys are written, nothing is flushed)`,
     ),
     `- Settings: ${s.mode}, ${s.rounds} round(s), ${s.warmupS} s warm-up, ${s.durationS} s per variant in ${s.sliceS} s slices, ${settle} s pause after each slice${s.nodeArgs.length > 0 ? `, app node args \`${s.nodeArgs.join(' ')}\`` : ''}`,
     `- Command: \`${s.command}\``,
