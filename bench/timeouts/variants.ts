@@ -23,23 +23,3 @@ export const TIMEOUT_VARIANT_DESCRIPTIONS: Record<TimeoutVariant, string> = {
 
 /** The timeout every bounded variant uses; no command comes near it. */
 export const TIMEOUT_MS = 200;
-
-/** What a worker prints after `RESULT `, one per variant. */
-export interface WorkerResult {
-  variant: TimeoutVariant;
-  node: string;
-  ops: number;
-  seconds: number;
-  opsPerSec: number;
-  misses: number;
-  errors: number;
-  timedOut: number;
-  /** The worker's own CPU time (user + system) over its life (all variants), in ms. */
-  cpuMs: number;
-  /** ops/s of each slice, in order. */
-  slicesOpsPerSec: number[];
-  /** CPU time per operation while measured, in µs: the cost of a GET on the client side. */
-  cpuUsPerOp: number;
-  /** CPU the worker used while measured, in cores (≈ 1 when it is the bottleneck). */
-  cores: number;
-}
