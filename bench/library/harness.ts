@@ -180,21 +180,15 @@ async function measureSlice(
   settings: HarnessSettings,
   ownPids: (number | undefined)[],
 ) {
-  const slice = await measureQuietly(
-    settings,
-    ownPids,
-    worker.variant,
-    async () => {
-      const cpu = cpuWindow(ownPids);
-      worker.child.send(`RUN ${Math.round(settings.sliceS * 1000)}`);
-      const figures = JSON.parse(
-        await worker.child.next('SLICE', settings.sliceS * 1000 + 30_000),
-      ) as WorkerSlice;
-      return { ...figures, foreignCores: cpu.foreignCores() };
-    },
-    // The worker adds a slice to its result only when told KEEP.
-    { discard: () => worker.child.send('DROP') },
-  );
+  const slice = await measureQuietly(settings, ownPids, worker.variant, async () => {
+    const cpu = cpuWindow(ownPids);
+    worker.child.send(`RUN ${Math.round(settings.sliceS * 1000)}`);
+    const figures = JSON.parse(
+      await worker.child.next('SLICE', settings.sliceS * 1000 + 30_000),
+    ) as WorkerSlice;
+    return { ...figures, foreignCores: cpu.foreignCores() };
+  });
+  // The worker adds a slice to its result only when told KEEP.
   worker.child.send('KEEP');
   return slice;
 }

@@ -1,16 +1,14 @@
 // One variant of the library or timeouts benchmark, in its own process: connects, warms up, prints
 // `READY`, then for every `RUN <ms>` line on stdin runs --concurrency operations in flight (a
 // closed loop: each completion issues the next) for that long and prints `SLICE {json}`; `KEEP`
-// adds that slice to its result, `DROP` forgets it (other work took the CPU meanwhile); on `END`
-// it deletes the keys it wrote, closes its client and prints `RESULT {json}`.
+// adds that slice to its result (a slice not kept, as other work took the CPU meanwhile, is
+// forgotten); on `END` it deletes the keys it wrote, closes its client and prints `RESULT {json}`.
 //   node bench/dist/bench/library/worker.js --variant cache-get-hit \
 //     --redis redis://127.0.0.1:6379 --warmup 2 --concurrency 64 [--latency]
 import { createInterface } from 'node:readline';
 import { Args } from '../support/args';
 import { addTally, ClosedLoop, emptyTally } from '../support/closed-loop';
 import type { Tally } from '../support/closed-loop';
-import { TIMEOUT_VARIANTS } from '../timeouts/variants';
-import type { TimeoutVariant } from '../timeouts/variants';
 import { LIBRARY_VARIANTS, parseVariant } from './variants';
 import type { LibraryVariant, Operation } from './variants';
 
@@ -19,11 +17,8 @@ import type { LibraryVariant, Operation } from './variants';
  * carries another client's code (and heap).
  */
 async function operationFor(variant: string, url: string): Promise<Operation> {
-  if (TIMEOUT_VARIANTS.includes(variant as TimeoutVariant)) {
-    return (await import('../timeouts/operations')).timeoutOperation(
-      variant as TimeoutVariant,
-      url,
-    );
+  if (!LIBRARY_VARIANTS.includes(variant as LibraryVariant)) {
+    return (await import('../timeouts/variants')).timeoutOperation(variant, url);
   }
   const { client, operation } = parseVariant(variant as LibraryVariant);
   switch (client) {
@@ -79,8 +74,7 @@ function print(tag: string, value: unknown): Promise<void> {
 
 async function main(): Promise<void> {
   const args = new Args(['latency'], ['variant', 'redis', 'warmup', 'concurrency']);
-  const [variant] = args.list('variant', [], [...LIBRARY_VARIANTS, ...TIMEOUT_VARIANTS]);
-  if (!variant) throw new Error('Missing --variant');
+  const variant = args.required('variant');
   const operation = await operationFor(variant, args.required('redis'));
   // Every client's run and isExpected are arrow functions: passed as they are, no wrapper per call.
   const loop = new ClosedLoop(
@@ -108,10 +102,8 @@ async function main(): Promise<void> {
       last = await loop.run(Number(argument));
       const { ops, seconds, cpuUs, unexpected, errors } = last;
       await print('SLICE', { ops, seconds, cpuUs, unexpected, errors } satisfies WorkerSlice);
-    } else if (command === 'KEEP' && last) {
-      addTally(kept, last);
-      last = undefined;
-    } else if (command === 'DROP') {
+    } else if (command === 'KEEP') {
+      if (last) addTally(kept, last);
       last = undefined;
     } else if (command === 'END') {
       break;
