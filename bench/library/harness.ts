@@ -174,7 +174,7 @@ async function runRound(
   return variants.map((variant) => results.find((r) => r.variant === variant)!);
 }
 
-/** One slice of one worker, measured again while other work took the CPU. */
+/** One slice of one worker, measured again when other work took the CPU meanwhile. */
 async function measureSlice(
   worker: Worker,
   settings: HarnessSettings,
