@@ -6,15 +6,15 @@
 // Options: --quick (1 s per variant, results to bench/results/), --rounds N (3), --duration S (5),
 // --slice S (0.5), --warmup S (1), --concurrency N (64), --nodes 20,24, --variants a,b (the
 // baseline is always added), --out DIR, --node-args="--cpu-prof ...", --quiet-cores 0.2,
-// --max-wait S, --max-foreign-cores 0.3, --retries N, --no-pin
+// --max-wait S, --max-foreign-cores 0.3, --retries N (per slice), --no-pin
 import { writeCoreReport } from '../injection/report';
 import {
   abortWorkers,
   harnessSettings,
   HARNESS_OPTIONS,
   measureVariants,
+  summaryOf,
 } from '../library/harness';
-import { summaryOf } from '../library/harness';
 import type { Args } from '../support/args';
 import { NODE_MAJORS, resolveNodes } from '../support/nodes';
 import { acquireBenchRedis } from '../support/redis';
