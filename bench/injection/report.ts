@@ -6,7 +6,6 @@ import {
   describeVariants,
   environmentLines,
   formatLoad,
-  medianOf,
   ratioRange,
   readReport,
   rerender,
@@ -17,7 +16,6 @@ import {
 } from '../support/report';
 import { formatInt, formatRatio } from '../support/stats';
 import type { measureTimeouts } from '../timeouts/run';
-import type { WorkerResult } from '../timeouts/variants';
 import type { measureInjection } from './run';
 
 export type InjectionSection = Awaited<ReturnType<typeof measureInjection>>;
@@ -25,14 +23,6 @@ export type TimeoutsSection = Awaited<ReturnType<typeof measureTimeouts>>;
 type Section = InjectionSection | TimeoutsSection;
 export type InjectionRow = InjectionSection['rows'][number];
 type TimeoutRow = TimeoutsSection['rows'][number];
-
-export interface TimeoutRound extends WorkerResult {
-  round: number;
-  position: number;
-  /** CPU used by other work during the round (all variants), in cores. */
-  foreignCores: number;
-  attempts: number;
-}
 
 export interface CoreReport {
   about: string;
@@ -124,9 +114,9 @@ export function renderTimeouts(section: TimeoutsSection): string {
   return [
     '## 2. Timeout-bounding microbenchmark (`npm run bench:timeouts`)',
     '',
-    `Library level, no HTTP: one ioredis connection to the benchmark's Redis, ${settings.concurrency} GETs in flight at all times (a pool of ${settings.concurrency} async loops), a ${settings.valueBytes}-byte value, every read a hit; timeouts are ${settings.timeoutMs} ms (none fires). ` +
-      `Each round is a fresh worker process with one connection per variant; after ${settings.warmupS} s of warm-up each, the variants take turns in ${settings.sliceS} s slices (order rotating every cycle) until each has run ${settings.durationS} s, so drift in the machine's speed hits all of them alike. ${settings.rounds} round(s); medians over rounds. ` +
-      '"vs unbounded" is the median of per-round ratios of ops/s. "CPU µs/op" is the worker process\'s CPU time (user + system) per GET while measured, median over rounds; "vs unbounded" beside it is the median over rounds of the difference to `unbounded` in the same round: what the variant adds to each GET on the client. The worker is CPU-bound ("worker cores" ≈ 1), so ops/s and CPU per op are two views of the same cost; both move with the speed of the shared host from second to second, which the interleaved slices spread over all variants.',
+    `Library level, no HTTP, on the library benchmark's harness: ${settings.concurrency} GETs in flight at all times (a closed loop: each completion issues the next), a ${settings.valueBytes}-byte value, every read a hit; timeouts are ${settings.timeoutMs} ms (none fires). ` +
+      `Each variant is a worker process of its own (pinned to one core, one ioredis connection), started fresh each round and warmed up for ${settings.warmupS} s; then the variants take turns in ${settings.sliceS} s slices (order rotating every cycle) until each has run ${settings.durationS} s, so drift in the machine's speed hits all of them alike. ${settings.rounds} round(s); medians over rounds. ` +
+      '"vs unbounded" is the median of per-round ratios of ops/s. "CPU µs/op" is the worker\'s CPU time (user + system) per GET while measured, median over rounds; "vs unbounded" beside it is the median over rounds of the difference to `unbounded` in the same round: what the variant adds to each GET on the client. The worker is CPU-bound ("worker cores" ≈ 1), so ops/s and CPU per op are two views of the same cost.',
     '',
     ...groups(section.rows).flatMap((group) => [
       `### Node ${group[0].nodeVersion}`,
@@ -143,9 +133,10 @@ export function renderTimeouts(section: TimeoutsSection): string {
         ['ratio per round', unlessBase((row) => ratioRange(row.summary))],
         ['CPU µs/op', (row) => row.summary.cpuUsPerOpMedian.toFixed(2)],
         ['CPU µs/op vs unbounded', unlessBase((row) => signed(row.summary.cpuUsPerOpOverBaseline))],
-        ['worker cores', (row) => medianOf(row.rounds, (r) => r.cores).toFixed(2)],
-        ['misses+errors', (row) => String(sumOf(row.rounds, (r) => r.misses + r.errors))],
-        ['other load', (row) => formatLoad(row.rounds)],
+        ['worker cores', (row) => row.summary.workerCoresMedian.toFixed(2)],
+        ['misses+errors', (row) => String(sumOf(row.rounds, (r) => r.unexpected + r.errors))],
+        // Here "redone" counts slices, not rounds.
+        ['other load', (row) => formatLoad(row.rounds, (r) => r.attempts - 1)],
       ]),
       '',
     ]),
@@ -160,7 +151,7 @@ function noiseNote(settings: RunSettings | undefined): string[] {
     '- The machine has 2 cores. The measured process (an app, or the microbenchmark worker) is pinned to cpu 0 and has it to itself; the orchestrator (autocannon for the HTTP benchmark) and redis-server are pinned to cpu 1 (taskset; `--no-pin` turns it off). So req/s and ops/s are what one core of the measured process delivers, and "app cores" / "worker cores" ≈ 1.00 confirms it was the bottleneck.',
     '- This is a VM whose speed drifts from second to second: with nothing else running, one process doing the same GET loop measured anywhere from about 46k to 97k ops/s in consecutive 1.5 s windows. Absolute figures therefore move by 10-20 % between rounds and runs; only ratios between variants measured in the same round mean much. To make those ratios fair, each round starts fresh processes for every variant and then measures the variants in short interleaved slices (the order rotating every cycle), so drift hits all of them alike; the tables give medians over rounds and the per-round range of the ratio. Differences of about 5 % or less are within the noise.',
     '- CPU time per request (HTTP) or per GET (microbenchmark) is measured from the process itself. The measured process is CPU-bound, so it carries the same information as the throughput, per unit of work.',
-    `- Other work on the machine (a test run in another session, say) is detected: before each slice (HTTP) or round (microbenchmark) the benchmark waits until other work uses under ${settings?.quietCores ?? 0.2} cores, and it records the host CPU time not used by its own processes while measuring; a slice or round during which other work took more than ${settings?.maxForeignCores ?? 0.3} cores is measured again (up to ${settings?.retries ?? 2} times). "other load" is the highest such figure kept, in cores.`,
+    `- Other work on the machine (a test run in another session, say) is detected: before each slice the benchmark waits until other work uses under ${settings?.quietCores ?? 0.2} cores, and it records the host CPU time not used by its own processes while measuring; a slice during which other work took more than ${settings?.maxForeignCores ?? 0.3} cores is measured again (up to ${settings?.retries ?? 2} times). "other load" is the highest such figure kept, in cores.`,
     '- Raw figures (per round, and per slice for HTTP: req/s, p50/p99, errors, CPU; ops/s and CPU per GET) are in `benchmarks-core.json`, written next to this file by the run (not committed).',
     '- `--quick` (1 round, short slices) is a smoke test for CI, not a measurement; it writes to `bench/results/` (git-ignored) instead of `docs/`.',
     '',

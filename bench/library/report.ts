@@ -1,11 +1,9 @@
 // What the library benchmark records (library.json) and renders (library.md, and the section the
 // suite's report embeds).
-import type { RatioSummary } from '../support/report';
 import {
   describeVariants,
   environmentLines,
   formatLoad,
-  medianOf,
   NO_RATIO,
   ratioRange,
   ratioSummary,
@@ -15,57 +13,45 @@ import {
   writeReport,
 } from '../support/report';
 import { formatInt, formatRatio } from '../support/stats';
+import { summaryOf } from './harness';
+import type { Round } from './harness';
 import type { runLibraryBenchmark } from './run';
-import { LIBRARY_CLIENTS, LIBRARY_OPERATIONS, LIBRARY_TARGETS, variantOf } from './variants';
-import type { LibraryClient, LibraryOperation, LibraryVariant, WorkerResult } from './variants';
-
-/** A variant's figures in one round: its worker's result (the slices it kept, added up). */
-export interface LibraryRound extends WorkerResult {
-  round: number;
-  /** Position of this variant in its round's starting order (the order rotates per round). */
-  position: number;
-  slicesOpsPerSec: number[];
-  /** The most CPU other work took during a kept slice, in cores. */
-  foreignCores: number;
-  /** 1 + the slices measured again because other work took CPU meanwhile. */
-  attempts: number;
-}
-
-/** A variant's rounds on one Node version, as measured. */
-interface Measured {
-  nodeMajor: string;
-  nodeVersion: string;
-  variant: LibraryVariant;
-  client: LibraryClient;
-  operation: LibraryOperation;
-  rounds: LibraryRound[];
-}
+import { LIBRARY_CLIENTS, LIBRARY_TARGETS, parseVariant, variantOf } from './variants';
+import type { LibraryClient, LibraryVariant } from './variants';
 
 export type LibraryRow = ReturnType<typeof summarise>[number];
 
 /** What runLibraryBenchmark records: settings, environment, the rows and the targets. */
 export type LibrarySection = Awaited<ReturnType<typeof runLibraryBenchmark>>;
 
+/** The clients each row is compared with, and their columns' headers. */
+const REFERENCES = [
+  ['ioredis', 'vs ioredis'],
+  ['ioredis-autopipeline', 'vs ioredis auto-pipelined'],
+  ['cache-manager', 'vs cache-manager'],
+] as const;
+
+/** A variant's rounds on one Node version, as measured. */
+interface Measured {
+  nodeMajor: string;
+  nodeVersion: string;
+  variant: LibraryVariant;
+  rounds: Round[];
+}
+
 /** Medians over rounds, and per-round ratios to the reference clients (same Node, operation). */
 export function summarise(rows: readonly Measured[]) {
-  const ratioTo = (row: Measured, client: LibraryClient) => {
-    const variant = variantOf(client, row.operation);
-    const reference = rows.find((r) => r.nodeMajor === row.nodeMajor && r.variant === variant);
-    return reference ? ratioSummary(row.rounds, reference.rounds, (r) => r.opsPerSec) : NO_RATIO;
-  };
-  return rows.map((row) => ({
-    ...row,
-    summary: {
-      opsPerSecMedian: medianOf(row.rounds, (r) => r.opsPerSec),
-      p50UsMedian: medianOf(row.rounds, (r) => r.p50Us),
-      p99UsMedian: medianOf(row.rounds, (r) => r.p99Us),
-      cpuUsPerOpMedian: medianOf(row.rounds, (r) => r.cpuUsPerOp),
-      workerCoresMedian: medianOf(row.rounds, (r) => r.cores),
-      vsIoredis: ratioTo(row, 'ioredis'),
-      vsAutopipeline: ratioTo(row, 'ioredis-autopipeline'),
-      vsCacheManager: ratioTo(row, 'cache-manager'),
-    },
-  }));
+  return rows.map((row) => {
+    const { client, operation } = parseVariant(row.variant);
+    const ratioTo = (reference: LibraryClient) => {
+      const other = rows.find(
+        (r) => r.nodeMajor === row.nodeMajor && r.variant === variantOf(reference, operation),
+      );
+      return other ? ratioSummary(row.rounds, other.rounds, (r) => r.opsPerSec) : NO_RATIO;
+    };
+    const vs = Object.fromEntries(REFERENCES.map(([reference]) => [reference, ratioTo(reference)]));
+    return { ...row, client, operation, summary: { ...summaryOf(row.rounds), vs } };
+  });
 }
 
 /** The issue's targets, for `cache` GETs (hits and misses) against their references. */
@@ -73,42 +59,32 @@ export function evaluateTargets(rows: readonly LibraryRow[]) {
   return rows
     .filter((row) => row.client === 'cache' && row.operation !== 'set')
     .flatMap((row) =>
-      LIBRARY_TARGETS.flatMap(({ reference, ratio: target }) => {
-        const referenceVariant = variantOf(reference, row.operation);
-        const referenceRow = rows.find(
-          (r) => r.nodeMajor === row.nodeMajor && r.variant === referenceVariant,
-        );
-        if (!referenceRow) return [];
-        const ratio = ratioSummary(row.rounds, referenceRow.rounds, (r) => r.opsPerSec);
+      LIBRARY_TARGETS.map(({ reference, ratio: target }) => {
+        const ratio = row.summary.vs[reference];
         const { nodeVersion, variant } = row;
-        return [
-          {
-            nodeVersion,
-            variant,
-            reference: referenceVariant,
-            target,
-            ratio,
-            met: ratio.ratioMedian >= target,
-          },
-        ];
+        const against = variantOf(reference, row.operation);
+        return {
+          nodeVersion,
+          variant,
+          reference: against,
+          target,
+          ratio,
+          met: ratio.ratioMedian >= target,
+        };
       }),
-    );
+    )
+    .filter((target) => Number.isFinite(target.ratio.ratioMedian));
 }
 
-function ratioCell(summary: RatioSummary, self: boolean): string {
-  if (self) return '1.00x';
+function ratioCell(row: LibraryRow, reference: LibraryClient): string {
+  if (row.client === reference) return '1.00x';
+  const summary = row.summary.vs[reference];
   if (!Number.isFinite(summary.ratioMedian)) return '';
   const spread = summary.ratioMin !== summary.ratioMax ? ` (${ratioRange(summary)})` : '';
   return `${formatRatio(summary.ratioMedian)}${spread}`;
 }
 
 const us = (value: number) => (Number.isFinite(value) ? value.toFixed(value < 100 ? 1 : 0) : 'n/a');
-
-const OPERATION_TITLES: Record<LibraryOperation, string> = {
-  'get-hit': 'GET, hit',
-  'get-miss': 'GET, miss',
-  set: 'SET with TTL',
-};
 
 const CLIENT_LABELS: Record<LibraryClient, string> = {
   cache: 'ContextualCache (metrics on)',
@@ -143,15 +119,10 @@ export function renderLibrary(section: LibrarySection): string {
             'ops/s per round',
             (row) => (row.rounds.length > 1 ? valueRange(row.rounds.map((r) => r.opsPerSec)) : ''),
           ],
-          ['vs ioredis', (row) => ratioCell(row.summary.vsIoredis, row.client === 'ioredis')],
-          [
-            'vs ioredis auto-pipelined',
-            (row) => ratioCell(row.summary.vsAutopipeline, row.client === 'ioredis-autopipeline'),
-          ],
-          [
-            'vs cache-manager',
-            (row) => ratioCell(row.summary.vsCacheManager, row.client === 'cache-manager'),
-          ],
+          ...REFERENCES.map(
+            ([reference, header]) =>
+              [header, (row: LibraryRow) => ratioCell(row, reference)] as const,
+          ),
           ['p50 µs', (row) => us(row.summary.p50UsMedian)],
           ['p99 µs', (row) => us(row.summary.p99UsMedian)],
           ['CPU µs/op', (row) => row.summary.cpuUsPerOpMedian.toFixed(2)],
@@ -211,22 +182,6 @@ export function libraryChartBars(section: LibrarySection): { label: string; valu
       label: `${CLIENT_LABELS[row.client]}${several ? `, Node ${row.nodeMajor}` : ''}`,
       value: Math.round(row.summary.opsPerSecMedian),
     }));
-}
-
-/** One line per operation for the console: ops/s of every client side by side. */
-export function consoleSummary(section: LibrarySection): string {
-  return majorsOf(section)
-    .flatMap((major) =>
-      LIBRARY_OPERATIONS.flatMap((operation) => {
-        const cells = section.rows
-          .filter((r) => r.nodeMajor === major && r.operation === operation)
-          .map((r) => `${r.client} ${formatInt(r.summary.opsPerSecMedian)}`);
-        return cells.length > 0
-          ? [`Node ${major} ${OPERATION_TITLES[operation]}: ${cells.join(', ')}`]
-          : [];
-      }),
-    )
-    .join('\n');
 }
 
 export const writeLibraryReport = (outDir: string, section: LibrarySection) =>

@@ -1,24 +1,26 @@
-// One variant of the library benchmark, in its own process: connects, warms up, prints
-// `READY {json}`, then for every `RUN <ms>` line on stdin runs --concurrency operations in flight
-// (a closed loop: each completion issues the next) for that long and prints `SLICE {json}`; `KEEP`
-// adds that slice to its result, `DROP` forgets it (other work took the CPU meanwhile); on `END`
-// it deletes the keys it wrote, closes its client and prints `RESULT {json}`.
+// One variant of the library or timeouts benchmark, in its own process: connects, warms up, prints
+// `READY`, then for every `RUN <ms>` line on stdin runs --concurrency operations in flight (a
+// closed loop: each completion issues the next) for that long and prints `SLICE {json}`; `KEEP`
+// adds that slice to its result (a slice not kept, as other work took the CPU meanwhile, is
+// forgotten); on `END` it deletes the keys it wrote, closes its client and prints `RESULT {json}`.
 //   node bench/dist/bench/library/worker.js --variant cache-get-hit \
-//     --redis redis://127.0.0.1:6379 --warmup 2 --concurrency 64
+//     --redis redis://127.0.0.1:6379 --warmup 2 --concurrency 64 [--latency]
 import { createInterface } from 'node:readline';
 import { Args } from '../support/args';
 import { addTally, ClosedLoop, emptyTally } from '../support/closed-loop';
 import type { Tally } from '../support/closed-loop';
-import type { Operation } from './clients/operation';
 import { LIBRARY_VARIANTS, parseVariant } from './variants';
-import type { LibraryVariant, WorkerReady, WorkerResult, WorkerSlice } from './variants';
+import type { LibraryVariant, Operation } from './variants';
 
 /**
  * The variant's operation. Each client's module is loaded only by its own workers, so no worker
  * carries another client's code (and heap).
  */
-async function operationFor(variant: LibraryVariant, url: string): Promise<Operation> {
-  const { client, operation } = parseVariant(variant);
+async function operationFor(variant: string, url: string): Promise<Operation> {
+  if (!LIBRARY_VARIANTS.includes(variant as LibraryVariant)) {
+    return (await import('../timeouts/variants')).timeoutOperation(variant, url);
+  }
+  const { client, operation } = parseVariant(variant as LibraryVariant);
   switch (client) {
     case 'cache':
       return (await import('./clients/cache.client')).cacheOperation(url, operation);
@@ -31,6 +33,39 @@ async function operationFor(variant: LibraryVariant, url: string): Promise<Opera
   }
 }
 
+/** What a worker prints after `SLICE `, for each `RUN <ms>`. */
+export type WorkerSlice = Omit<Tally, 'latency'>;
+
+/** What a worker prints after `RESULT `: the slices it was told to KEEP, added up. */
+export type WorkerResult = ReturnType<typeof resultOf>;
+
+function resultOf(variant: string, kept: Tally, swallowedErrors: number, metricsCount?: number) {
+  const { ops, seconds, cpuUs, unexpected, errors, latency } = kept;
+  // NaN unless --latency: the loop read no clock.
+  const latencyUs = (ns: number) => (latency.count > 0 ? ns / 1000 : NaN);
+  return {
+    variant,
+    node: process.version,
+    ops,
+    seconds,
+    opsPerSec: ops / seconds,
+    /** Latency of every measured operation (issue to settle, with the others in flight), in µs. */
+    p50Us: latencyUs(latency.percentile(50)),
+    p99Us: latencyUs(latency.percentile(99)),
+    meanUs: latencyUs(latency.mean),
+    /** CPU time per operation while measured, in µs: the client-side cost of one operation. */
+    cpuUsPerOp: cpuUs / ops,
+    /** CPU the worker used while measured, in cores (≈ 1 when it is the bottleneck). */
+    cores: cpuUs / 1e6 / seconds,
+    /** Results that were not what the variant expects (a miss on a hit key, say). */
+    unexpected,
+    /** Operations that rejected, plus failures the client swallowed (the cache fails open). */
+    errors: errors + swallowedErrors,
+    /** `cache` variants: the module's own counter for the expected result (warm-up included). */
+    ...(metricsCount !== undefined && { metricsCount }),
+  };
+}
+
 function print(tag: string, value: unknown): Promise<void> {
   return new Promise((resolve) =>
     process.stdout.write(`${tag} ${JSON.stringify(value)}\n`, () => resolve()),
@@ -38,28 +73,27 @@ function print(tag: string, value: unknown): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const args = new Args([], ['variant', 'redis', 'warmup', 'concurrency']);
-  const [variant] = args.list('variant', [], LIBRARY_VARIANTS);
-  if (!variant) throw new Error('Missing --variant');
-  const url = args.required('redis');
-  const warmupMs = args.number('warmup', 2) * 1000;
-  const concurrency = args.number('concurrency', 64);
-
-  const operation = await operationFor(variant, url);
+  const args = new Args(['latency'], ['variant', 'redis', 'warmup', 'concurrency']);
+  const variant = args.required('variant');
+  const operation = await operationFor(variant, args.required('redis'));
   // Every client's run and isExpected are arrow functions: passed as they are, no wrapper per call.
-  const loop = new ClosedLoop(operation.run, operation.isExpected, concurrency, true);
-  const kept = emptyTally();
-  let last: Tally | undefined;
+  const loop = new ClosedLoop(
+    operation.run,
+    operation.isExpected,
+    args.number('concurrency', 64),
+    args.flag('latency'),
+  );
   // Warm-up: JIT, connection, and a check that the variant does what it should.
-  const warmup = await loop.run(warmupMs);
+  const warmup = await loop.run(args.number('warmup', 2) * 1000);
   if (warmup.ops === 0 || warmup.unexpected + warmup.errors > 0) {
     throw new Error(
       `${variant}: warm-up completed ${warmup.ops} operations, ${warmup.unexpected} unexpected results, ${warmup.errors} errors`,
     );
   }
-  const ready: WorkerReady = { variant, pid: process.pid, node: process.version };
-  await print('READY', ready);
+  await print('READY', { variant, pid: process.pid });
 
+  const kept = emptyTally();
+  let last: Tally | undefined;
   // Commands come one per line; each RUN is answered by a SLICE line before the next is read.
   const commands = createInterface({ input: process.stdin });
   for await (const line of commands) {
@@ -67,49 +101,26 @@ async function main(): Promise<void> {
     if (command === 'RUN') {
       last = await loop.run(Number(argument));
       const { ops, seconds, cpuUs, unexpected, errors } = last;
-      const slice: WorkerSlice = {
-        ops,
-        seconds,
-        opsPerSec: ops / seconds,
-        cpuUs,
-        unexpected,
-        errors,
-      };
-      await print('SLICE', slice);
+      await print('SLICE', { ops, seconds, cpuUs, unexpected, errors } satisfies WorkerSlice);
     } else if (command === 'KEEP') {
       if (last) addTally(kept, last);
       last = undefined;
-    } else if (command === 'DROP') {
-      // The slice is simply not added.
     } else if (command === 'END') {
       break;
     } else {
-      throw new Error(`Unknown command ${JSON.stringify(line)}`);
+      throw new Error(`Unexpected command ${JSON.stringify(line)}`);
     }
   }
   commands.close();
 
   const metricsCount = await operation.metricsCount?.();
+  if (metricsCount !== undefined && !(metricsCount >= kept.ops)) {
+    throw new Error(
+      `${variant}: the module's metrics counted ${metricsCount} operations, fewer than the ${kept.ops} measured`,
+    );
+  }
   await operation.close();
-  const lifetime = process.cpuUsage();
-  const { ops, seconds, cpuUs, unexpected, errors, latency } = kept;
-  const result: WorkerResult = {
-    variant,
-    node: process.version,
-    ops,
-    seconds,
-    opsPerSec: ops / seconds,
-    p50Us: latency.count > 0 ? latency.percentile(50) / 1000 : NaN,
-    p99Us: latency.count > 0 ? latency.percentile(99) / 1000 : NaN,
-    meanUs: latency.count > 0 ? latency.mean / 1000 : NaN,
-    cpuUsPerOp: cpuUs / ops,
-    cores: cpuUs / 1e6 / seconds,
-    unexpected,
-    errors: errors + operation.swallowedErrors(),
-    ...(metricsCount !== undefined && { metricsCount }),
-    lifetimeCpuMs: (lifetime.user + lifetime.system) / 1000,
-  };
-  await print('RESULT', result);
+  await print('RESULT', resultOf(variant, kept, operation.swallowedErrors(), metricsCount));
 }
 
 main().then(

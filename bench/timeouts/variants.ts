@@ -1,4 +1,13 @@
-/** The variants of the timeout-bounding microbenchmark; the first is the baseline. */
+// The variants of the timeout-bounding microbenchmark, and the GET each runs: every read a hit on
+// BENCH_KEY. The worker loads this module only for these variants.
+import { Command, Redis } from 'ioredis';
+import { RedisCache } from '../../src';
+import { CommandDeadlines } from '../../src/stores/command-deadlines';
+import { isBenchBuffer, KEYS } from '../library/variants';
+import type { Operation } from '../library/variants';
+import { BENCH_APP, BENCH_DEVICE, BENCH_KEY } from '../support/redis';
+
+/** The first is the baseline. */
 export const TIMEOUT_VARIANTS = [
   'unbounded',
   'ioredis-commandTimeout',
@@ -24,22 +33,56 @@ export const TIMEOUT_VARIANT_DESCRIPTIONS: Record<TimeoutVariant, string> = {
 /** The timeout every bounded variant uses; no command comes near it. */
 export const TIMEOUT_MS = 200;
 
-/** What a worker prints after `RESULT `, one per variant. */
-export interface WorkerResult {
-  variant: TimeoutVariant;
-  node: string;
-  ops: number;
-  seconds: number;
-  opsPerSec: number;
-  misses: number;
-  errors: number;
-  timedOut: number;
-  /** The worker's own CPU time (user + system) over its life (all variants), in ms. */
-  cpuMs: number;
-  /** ops/s of each slice, in order. */
-  slicesOpsPerSec: number[];
-  /** CPU time per operation while measured, in µs: the cost of a GET on the client side. */
-  cpuUsPerOp: number;
-  /** CPU the worker used while measured, in cores (≈ 1 when it is the bottleneck). */
-  cores: number;
+/** The GET a variant's worker (bench/library/worker.ts) runs, on a connection of its own. */
+export async function timeoutOperation(name: string, url: string): Promise<Operation> {
+  const variant = name as TimeoutVariant;
+  if (!TIMEOUT_VARIANTS.includes(variant)) throw new Error(`Unknown variant ${name}`);
+  const client = new Redis(url, {
+    lazyConnect: true,
+    ...(variant === 'ioredis-commandTimeout' && { commandTimeout: TIMEOUT_MS }),
+  });
+  await client.connect();
+  let timedOut = 0;
+  const common = {
+    isExpected: isBenchBuffer,
+    // Commands the variant's own deadline mechanism timed out (none expected) count as errors.
+    swallowedErrors: () => timedOut,
+    close: async () => {
+      await client.quit();
+    },
+  };
+  switch (variant) {
+    case 'unbounded':
+    case 'ioredis-commandTimeout':
+      return { run: () => client.getBuffer(BENCH_KEY), ...common };
+    case 'one-timer-deadlines': {
+      const cache = (
+        await RedisCache.fromClient(client, { operationTimeoutMs: TIMEOUT_MS })
+      ).withContext(BENCH_APP, BENCH_DEVICE);
+      // A timed-out GET fails open: it shows up as a miss.
+      return {
+        ...common,
+        run: () => cache.get(KEYS.hit),
+        isExpected: (result) => (result as { found: boolean }).found,
+      };
+    }
+    case 'one-timer-deadlines-raw': {
+      const deadlines = new CommandDeadlines(TIMEOUT_MS, () => timedOut++);
+      // The same shape as RedisStore.track: the entry settles with the command, whose own promise
+      // is handed back (no async frame).
+      const run = () => {
+        const command = new Command('get', [BENCH_KEY], { replyEncoding: null });
+        deadlines.track(command);
+        return client.sendCommand(command) as Promise<unknown>;
+      };
+      return { run, ...common };
+    }
+    case 'sendCommand-no-deadline': {
+      const run = () => {
+        const command = new Command('get', [BENCH_KEY], { replyEncoding: null });
+        return client.sendCommand(command) as Promise<unknown>;
+      };
+      return { run, ...common };
+    }
+  }
 }

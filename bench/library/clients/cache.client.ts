@@ -11,10 +11,8 @@ import { connectWithin, createRedisClient } from '../../../src/stores/redis-clie
 import { RedisStore } from '../../../src/stores/redis.store';
 import { CacheTracer } from '../../../src/tracing/cache-tracer';
 import { BENCH_APP, BENCH_DEVICE, BENCH_KEY, BENCH_VALUE } from '../../support/redis';
-import { CACHE_HIT_KEY, CACHE_MISS_KEY, CACHE_SET_KEY, SET_TTL_SECONDS } from '../variants';
-import type { LibraryOperation } from '../variants';
-import { isBenchBuffer } from './operation';
-import type { Operation } from './operation';
+import { isBenchBuffer, KEYS, SET_TTL_SECONDS } from '../variants';
+import type { LibraryOperation, Operation } from '../variants';
 
 /** The module's client, store, metrics and tracer, with every option at its default. */
 async function createModuleCache(url: string) {
@@ -46,11 +44,24 @@ async function createModuleCache(url: string) {
 export async function cacheOperation(url: string, operation: LibraryOperation): Promise<Operation> {
   const { redisCache, counter } = await createModuleCache(url);
   const cache = redisCache.withContext(BENCH_APP, BENCH_DEVICE);
-  if (cache.keyFor(CACHE_HIT_KEY) !== BENCH_KEY) throw new Error('the hit key is not BENCH_KEY');
+  if (cache.keyFor(KEYS.hit) !== BENCH_KEY) throw new Error('the hit key is not BENCH_KEY');
 
+  const operations: Record<LibraryOperation, Pick<Operation, 'run' | 'isExpected'>> = {
+    'get-hit': {
+      run: () => cache.get(KEYS.hit),
+      isExpected: (r) => (r as CacheLookup).found && isBenchBuffer((r as CacheLookup).value),
+    },
+    'get-miss': { run: () => cache.get(KEYS.miss), isExpected: (r) => !(r as CacheLookup).found },
+    set: {
+      run: () => cache.set(KEYS.set, BENCH_VALUE, SET_TTL_SECONDS),
+      isExpected: (r) => r === undefined,
+    },
+  };
+  // The label pair the module's counter gives this operation's expected result.
   const [metricOperation, metricResult] =
     operation === 'set' ? ['set', 'ok'] : ['get', operation === 'get-hit' ? 'hit' : 'miss'];
-  const common = {
+  return {
+    ...operations[operation],
     swallowedErrors: () =>
       Object.values(redisCache.errorCounts()).reduce(
         (sum, byKind) => sum + Object.values(byKind).reduce((s, n) => s + (n ?? 0), 0),
@@ -64,29 +75,8 @@ export async function cacheOperation(url: string, operation: LibraryOperation): 
       return value?.value ?? NaN;
     },
     close: async () => {
-      if (operation === 'set') await cache.delete(CACHE_SET_KEY);
+      if (operation === 'set') await cache.delete(KEYS.set);
       await redisCache.close();
     },
   };
-
-  switch (operation) {
-    case 'get-hit':
-      return {
-        run: () => cache.get(CACHE_HIT_KEY),
-        isExpected: (r) => (r as CacheLookup).found && isBenchBuffer((r as CacheLookup).value),
-        ...common,
-      };
-    case 'get-miss':
-      return {
-        run: () => cache.get(CACHE_MISS_KEY),
-        isExpected: (r) => !(r as CacheLookup).found,
-        ...common,
-      };
-    case 'set':
-      return {
-        run: () => cache.set(CACHE_SET_KEY, BENCH_VALUE, SET_TTL_SECONDS),
-        isExpected: (r) => r === undefined,
-        ...common,
-      };
-  }
 }

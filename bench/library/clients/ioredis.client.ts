@@ -1,10 +1,8 @@
 // Raw ioredis: a plain client, with or without auto-pipelining.
 import { Redis } from 'ioredis';
 import { BENCH_KEY, BENCH_VALUE } from '../../support/redis';
-import { MISS_KEY, SET_KEY, SET_TTL_SECONDS } from '../variants';
-import type { LibraryOperation } from '../variants';
-import { isBenchBuffer } from './operation';
-import type { Operation } from './operation';
+import { isBenchBuffer, KEYS, redisKeyOf, SET_TTL_SECONDS } from '../variants';
+import type { LibraryOperation, Operation } from '../variants';
 
 export async function ioredisOperation(
   url: string,
@@ -16,27 +14,22 @@ export async function ioredisOperation(
     ...(autoPipelining && { enableAutoPipelining: true }),
   });
   await client.connect();
-  const common = {
+  const missKey = redisKeyOf(KEYS.miss);
+  const setKey = redisKeyOf(KEYS.set);
+  const operations: Record<LibraryOperation, Pick<Operation, 'run' | 'isExpected'>> = {
+    'get-hit': { run: () => client.getBuffer(BENCH_KEY), isExpected: isBenchBuffer },
+    'get-miss': { run: () => client.getBuffer(missKey), isExpected: (r) => r === null },
+    set: {
+      run: () => client.set(setKey, BENCH_VALUE, 'EX', SET_TTL_SECONDS),
+      isExpected: (r) => r === 'OK',
+    },
+  };
+  return {
+    ...operations[operation],
     swallowedErrors: () => 0,
     close: async () => {
-      if (operation === 'set') await client.del(SET_KEY);
+      if (operation === 'set') await client.del(setKey);
       await client.quit();
     },
   };
-  switch (operation) {
-    case 'get-hit':
-      return { run: () => client.getBuffer(BENCH_KEY), isExpected: isBenchBuffer, ...common };
-    case 'get-miss':
-      return {
-        run: () => client.getBuffer(MISS_KEY),
-        isExpected: (r) => r === null,
-        ...common,
-      };
-    case 'set':
-      return {
-        run: () => client.set(SET_KEY, BENCH_VALUE, 'EX', SET_TTL_SECONDS),
-        isExpected: (r) => r === 'OK',
-        ...common,
-      };
-  }
 }
