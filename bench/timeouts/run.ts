@@ -3,7 +3,7 @@
 // The library benchmark's harness (bench/library/harness.ts): every variant is a worker process
 // of its own (pinned to cpu 0) with one ioredis connection; the variants take turns in short
 // slices until each has run --duration seconds. Writes the timeouts section of benchmarks-core.
-// Options: --quick (1 s per variant, results to bench/results/), --rounds N (3), --duration S (5),
+// Options: --quick (1 round, 1 s per variant, results to bench/results/), --rounds N (3), --duration S (5),
 // --slice S (0.5), --warmup S (1), --concurrency N (64), --nodes 20,24, --variants a,b (the
 // baseline is always added), --out DIR, --node-args="--cpu-prof ...", --quiet-cores 0.2,
 // --max-wait S, --max-foreign-cores 0.3, --retries N (per slice), --no-pin
@@ -33,7 +33,7 @@ import {
 export async function measureTimeouts(args: Args, redis: BenchRedis) {
   const quick = args.flag('quick');
   const defaults = quick
-    ? { rounds: 3, durationS: 1, sliceS: 0.25, warmupS: 0.5 }
+    ? { rounds: 1, durationS: 1, sliceS: 0.25, warmupS: 0.5 }
     : { rounds: 3, durationS: 5, sliceS: 0.5, warmupS: 1 };
   // No latency: the clock reads would add to the CPU per GET this benchmark compares.
   const settings = harnessSettings(args, defaults, benchCommand('bench:timeouts'), false);
