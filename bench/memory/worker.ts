@@ -83,7 +83,7 @@ const TARGETS: Record<MemoryVariant, (client: Redis) => Target> = {
 async function main(): Promise<void> {
   const args = new Args([], ['variant', 'redis', 'tag', 'ops', 'sample-every', 'concurrency']);
   const variant = args.required('variant') as MemoryVariant;
-  if (!(variant in TARGETS)) throw new Error(`Unknown --variant ${variant}`);
+  if (!mix.MEMORY_VARIANTS.includes(variant)) throw new Error(`Unknown --variant ${variant}`);
   const tag = args.required('tag');
   const totalOps = args.number('ops', 1_000_000);
   const sampleEvery = args.number('sample-every', 100_000);
