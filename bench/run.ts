@@ -174,7 +174,7 @@ const verdict = (met: boolean | undefined) =>
 
 /** Writes benchmarks.svg: one panel per measured section (memory has no bar to draw). */
 function writeChart(outDir: string, { library, http, bulk }: SuiteReport): string {
-  const panels: (ChartPanel | undefined)[] = [
+  const panels: ChartPanel[] = [
     library && {
       title: '1. Library GET (hit), 64 in flight',
       unit: 'ops/s',
@@ -200,17 +200,10 @@ function writeChart(outDir: string, { library, http, bulk }: SuiteReport): strin
       unit: 'ms',
       bars: bulkChartBars(bulk).map((bar) => ({ ...bar, highlight: bar.label.endsWith('()') })),
     },
-  ];
+  ].filter((panel) => panel !== undefined);
   mkdirSync(outDir, { recursive: true });
   const path = join(outDir, 'benchmarks.svg');
-  const title = 'npm run bench: medians over rounds';
-  writeFileSync(
-    path,
-    renderBarChart(
-      title,
-      panels.filter((panel) => panel !== undefined),
-    ),
-  );
+  writeFileSync(path, renderBarChart('npm run bench: medians over rounds', panels));
   return path;
 }
 
