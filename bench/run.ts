@@ -1,12 +1,8 @@
-// The benchmark suite: npm run bench [-- --quick] [--sections library,http,bulk,memory]
-//
-// Runs, on one machine in one run and against one Redis it starts (or REDIS_URL): library
-// throughput (bench/library), HTTP injection paths (bench/injection, in its own process tree),
-// bulk flush and count on a large database (bench/bulk) and memory over a long run (bench/memory).
-// Writes docs/benchmarks.md (medians, targets, analysis), docs/benchmarks.svg and the raw figures
-// in docs/benchmarks.json (git-ignored); --quick (a smoke run for CI) writes to bench/results/.
-// --render-only rewrites the Markdown and SVG from the JSON already there (after editing the
-// analysis block, or the renderers).
+// The benchmark suite: npm run bench [-- --quick] [--sections library,http,bulk,memory] [--out DIR]
+// Runs bench/library, bench/injection (in its own process tree), bench/bulk and bench/memory on
+// one machine, in one run, against one Redis it starts (or REDIS_URL). Writes docs/benchmarks.md,
+// benchmarks.svg and the raw figures in benchmarks.json (git-ignored); --quick (a smoke run for CI)
+// writes to bench/results/. --render-only rewrites the Markdown and SVG from the JSON there.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +29,7 @@ import { renderBarChart } from './support/svg-chart';
 import type { ChartPanel } from './support/svg-chart';
 
 const SECTIONS = ['library', 'http', 'bulk', 'memory'] as const;
+type Section = (typeof SECTIONS)[number];
 
 interface SuiteReport {
   about: string;
@@ -46,13 +43,7 @@ interface SuiteReport {
 }
 
 /** One line of the targets table. */
-interface TargetLine {
-  section: string;
-  what: string;
-  target: string;
-  measured: string;
-  met: boolean | undefined;
-}
+type TargetLine = Record<'section' | 'what' | 'target' | 'measured', string> & { met?: boolean };
 
 let redis: BenchRedis | undefined;
 
@@ -74,31 +65,34 @@ async function main(): Promise<void> {
     mode: quick ? 'quick' : 'default',
     command,
   };
-  redis = await acquireBenchRedis();
-  if (sections.includes('library')) {
-    console.log('== 1. library throughput');
-    // Both Node versions in a full run; the smoke run keeps to the machine's own.
-    report.library = await runLibraryBenchmark(
-      libraryArgs(quick ? ['--quick'] : ['--nodes', '20,24']),
-      redis,
-      command,
+  const suiteRedis = (redis = await acquireBenchRedis());
+  /** A chosen section, run under its console banner (undefined, and left out, when not chosen). */
+  const run = async <S>(name: Section, banner: string, measure: () => Promise<S>) => {
+    if (!sections.includes(name)) return undefined;
+    console.log(`== ${banner}`);
+    return measure();
+  };
+  const quickOr = (full: string[]) => (quick ? ['--quick'] : full);
+  // Both Node versions in a full library run; the smoke run keeps to the machine's own.
+  report.library = await run('library', '1. library throughput', () =>
+    runLibraryBenchmark(libraryArgs(quickOr(['--nodes', '20,24'])), suiteRedis, command),
+  );
+  report.http = await run('http', '2. HTTP injection paths (bench/injection, own processes)', () =>
+    runInjection(quick, suiteRedis.url),
+  );
+  report.bulk = await run('bulk', '3. bulk flush and count', () =>
+    runBulkBenchmark(bulkArgs(quickOr([])), suiteRedis, command),
+  );
+  report.memory = await run('memory', '4. memory over a long run', () =>
+    runMemoryBenchmark(memoryArgs(quickOr([])), suiteRedis, command),
+  );
+  await writeReport(outDir, 'benchmarks', report, renderSuite);
+  console.log(`Wrote ${writeChart(outDir, report)}\n`);
+  for (const { section, what, target, measured, met } of targetLines(report)) {
+    console.log(
+      `${section}: ${what}: ${measured} (target ${target}) ${verdict(met)}`.replace(/\*/g, ''),
     );
   }
-  if (sections.includes('http')) {
-    console.log('== 2. HTTP injection paths (bench/injection, own processes)');
-    report.http = await runInjection(quick, redis.url);
-  }
-  if (sections.includes('bulk')) {
-    console.log('== 3. bulk flush and count');
-    report.bulk = await runBulkBenchmark(bulkArgs(quick ? ['--quick'] : []), redis, command);
-  }
-  if (sections.includes('memory')) {
-    console.log('== 4. memory over a long run');
-    report.memory = await runMemoryBenchmark(memoryArgs(quick ? ['--quick'] : []), redis, command);
-  }
-  await writeReport(outDir, 'benchmarks', report, renderSuite);
-  console.log(`Wrote ${writeChart(outDir, report)}`);
-  console.log(`\n${targetLines(report).map(describeTarget).join('\n')}`);
 }
 
 /**
@@ -109,18 +103,10 @@ async function runInjection(quick: boolean, redisUrl: string): Promise<Injection
   const scratch = mkdtempSync(join(tmpdir(), 'bench-http-'));
   // The child finds the suite's Redis through REDIS_URL (and so neither starts nor stops one).
   process.env.REDIS_URL = redisUrl;
+  // The smoke run keeps to the machine's Node and production's.
+  const options = [...(quick ? ['--quick', '--nodes', '20,24'] : []), '--out', scratch];
   try {
-    await runChild(
-      process.execPath,
-      // The smoke run keeps to the machine's Node and production's.
-      [
-        benchScript('injection/run.js'),
-        ...(quick ? ['--quick', '--nodes', '20,24'] : []),
-        '--out',
-        scratch,
-      ],
-      60 * 60_000,
-    );
+    await runChild(process.execPath, [benchScript('injection/run.js'), ...options], 60 * 60_000);
     const written = readReport<CoreReport>(scratch, 'benchmarks-core');
     if (!written?.injection) throw new Error('bench/injection wrote no injection section');
     return written.injection;
@@ -129,9 +115,10 @@ async function runInjection(quick: boolean, redisUrl: string): Promise<Injection
   }
 }
 
-function targetLines(report: SuiteReport): TargetLine[] {
-  const { library, http, bulk, memory } = report;
-  const flush = bulk?.rows.find((row) => row.variant === 'flushDevice');
+const count = (value: number) => value.toLocaleString('en-US');
+
+function targetLines({ library, http, bulk, memory }: SuiteReport): TargetLine[] {
+  const flush = bulk?.rows.find((row) => row.variant === 'flushDevice')?.summary;
   const bulkMet = bulk && bulkTargets(bulk);
   return [
     ...(library?.targets ?? []).map((t) => ({
@@ -158,14 +145,14 @@ function targetLines(report: SuiteReport): TargetLine[] {
             section: '3. bulk',
             what: '`flushDevice()` time vs the SCAN + UNLINK loop',
             target: `≤ ${formatRatio(bulk.targets.flushRatioMax)}`,
-            measured: formatRatio(flush?.summary.ratio?.ratioMedian ?? NaN),
+            measured: formatRatio(flush?.ratio?.ratioMedian ?? NaN),
             met: bulkMet?.flushRatio,
           },
           {
             section: '3. bulk',
             what: 'GET p99 while `flushDevice()` runs',
             target: `< ${bulk.targets.getP99MsMax} ms`,
-            measured: `${(flush?.summary.getP99MsMedian ?? NaN).toFixed(1)} ms`,
+            measured: `${(flush?.getP99MsMedian ?? NaN).toFixed(1)} ms`,
             met: bulkMet?.getP99,
           },
         ]
@@ -174,7 +161,7 @@ function targetLines(report: SuiteReport): TargetLine[] {
       .filter((row) => row.variant === 'contextual-cache')
       .map(({ growth }) => ({
         section: '4. memory',
-        what: `heap and RSS growth from ${growth.fromOps.toLocaleString('en-US')} to ${growth.toOps.toLocaleString('en-US')} operations`,
+        what: `heap and RSS growth from ${count(growth.fromOps)} to ${count(growth.toOps)} operations`,
         target: 'flat',
         measured: `heap ${growth.heapUsedMiB.toFixed(2)} MiB, RSS ${growth.rssMiB.toFixed(2)} MiB`,
         met: growth.flat,
@@ -185,48 +172,35 @@ function targetLines(report: SuiteReport): TargetLine[] {
 const verdict = (met: boolean | undefined) =>
   met === undefined ? 'n/a' : met ? 'met' : '**missed**';
 
-function describeTarget(line: TargetLine): string {
-  return `${line.section}: ${line.what}: ${line.measured} (target ${line.target}) ${verdict(line.met).replace(/\*/g, '')}`;
-}
-
 /** Writes benchmarks.svg: one panel per measured section (memory has no bar to draw). */
-function writeChart(outDir: string, report: SuiteReport): string {
-  const panels: ChartPanel[] = [];
-  if (report.library) {
-    panels.push({
+function writeChart(outDir: string, { library, http, bulk }: SuiteReport): string {
+  const panels: ChartPanel[] = [
+    library && {
       title: '1. Library GET (hit), 64 in flight',
       unit: 'ops/s',
-      bars: libraryChartBars(report.library).map((bar) => ({
+      bars: libraryChartBars(library).map((bar) => ({
         ...bar,
         highlight: bar.label.startsWith('ContextualCache'),
       })),
-    });
-  }
-  if (report.http) {
-    panels.push({
+    },
+    http && {
       title: `2. HTTP cached read, req/s as a ratio of the raw-ioredis singleton controller`,
       unit: 'x',
-      bars: report.http.rows
-        .filter((row) => row.variant !== report.http?.baseline)
+      bars: http.rows
+        .filter((row) => row.variant !== http.baseline)
         .map((row) => ({
           label: `${row.variant}, ${row.adapter}, Node ${row.nodeMajor}`,
           value: row.summary.ratioMedian,
-          highlight:
-            row.variant === 'current-cache-decorator' || row.variant === 'constructor-injected',
+          highlight: ['current-cache-decorator', 'constructor-injected'].includes(row.variant),
         })),
       marker: { value: 1, label: 'baseline' },
-    });
-  }
-  if (report.bulk) {
-    panels.push({
-      title: `3. Bulk on ${report.bulk.settings.totalKeys.toLocaleString('en-US')} keys (${report.bulk.settings.matching.toLocaleString('en-US')} matching)`,
+    },
+    bulk && {
+      title: `3. Bulk on ${count(bulk.settings.totalKeys)} keys (${count(bulk.settings.matching)} matching)`,
       unit: 'ms',
-      bars: bulkChartBars(report.bulk).map((bar) => ({
-        ...bar,
-        highlight: bar.label.endsWith('()'),
-      })),
-    });
-  }
+      bars: bulkChartBars(bulk).map((bar) => ({ ...bar, highlight: bar.label.endsWith('()') })),
+    },
+  ].filter((panel) => panel !== undefined);
   mkdirSync(outDir, { recursive: true });
   const path = join(outDir, 'benchmarks.svg');
   writeFileSync(path, renderBarChart('npm run bench: medians over rounds', panels));
@@ -255,13 +229,13 @@ function renderSuite(report: SuiteReport, analysis: string): string {
     ]),
     '',
     analysis,
-    ...(report.library
-      ? [retitle(renderLibrary(report.library), '1. Library: throughput and latency')]
-      : []),
-    ...(report.http ? [retitle(renderInjection(report.http), '2. HTTP: injection paths')] : []),
-    ...(report.bulk ? [renderBulk(report.bulk)] : []),
-    ...(report.memory ? [renderMemory(report.memory)] : []),
-  ].join('\n');
+    report.library && retitle(renderLibrary(report.library), '1. Library: throughput and latency'),
+    report.http && retitle(renderInjection(report.http), '2. HTTP: injection paths'),
+    report.bulk && renderBulk(report.bulk),
+    report.memory && renderMemory(report.memory),
+  ]
+    .filter((part) => part !== undefined)
+    .join('\n');
 }
 
 runBenchmark(main, async () => {

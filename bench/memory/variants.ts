@@ -1,4 +1,5 @@
-/** What the memory benchmark runs the operation mix through. */
+// What the memory benchmark's orchestrator and its workers share: the variants, the operation
+// mix, and what a worker reports.
 export const MEMORY_VARIANTS = ['contextual-cache', 'raw-ioredis'] as const;
 export type MemoryVariant = (typeof MEMORY_VARIANTS)[number];
 
@@ -18,10 +19,8 @@ export const GET_KEYS = 20;
 export const GET_SHARE = 0.8;
 export const VALUE_TTL_SECONDS = 3600;
 
-/** App ids carry the run's tag: the keys a run wrote are told apart from anyone else's. */
+/** App ids carry the run's tag, so the keys a run wrote are told apart from anyone else's. */
 export const appName = (tag: string, index: number) => `m${index}-${tag}`;
-export const deviceName = (index: number) => `dev${index}`;
-export const keyName = (index: number) => `k${index}`;
 /** SCAN MATCH pattern of every key a run wrote. */
 export const runKeysPattern = (tag: string) => `/m*-${tag}/*`;
 

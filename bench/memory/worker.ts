@@ -1,9 +1,7 @@
-// The memory benchmark's worker (run with --expose-gc): --ops cache operations (80 % gets, about
-// half of them hits; 20 % sets), --concurrency in flight, in chunks of --sample-every; after each
-// chunk the in-flight operations finish, GC runs twice and process.memoryUsage() is recorded.
+// The memory benchmark's worker, run by memory/run.ts with --expose-gc: --ops cache operations of
+// the mix in variants.ts, --concurrency in flight, in chunks of --sample-every; after each chunk
+// the in-flight operations finish, GC runs twice and process.memoryUsage() is recorded.
 // Prints `RESULT {json}` (a MemoryWorkerResult).
-//   node --expose-gc bench/dist/bench/memory/worker.js --variant contextual-cache \
-//     --redis redis://127.0.0.1:PORT --tag TAG --ops 1000000 --sample-every 100000
 import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
@@ -13,48 +11,79 @@ import { REDIS_CACHE_DEFAULTS } from '../../src/redis-cache.options';
 import { RedisStore } from '../../src/stores/redis.store';
 import { Args } from '../support/args';
 import { BENCH_VALUE } from '../support/redis';
-import {
-  appName,
-  APPS,
-  deviceName,
-  DEVICES,
-  GET_KEYS,
-  GET_SHARE,
-  keyName,
-  MEMORY_VARIANTS,
-  SET_KEYS,
-  VALUE_TTL_SECONDS,
-} from './variants';
+import { formatInt, toMiB } from '../support/stats';
+import * as mix from './variants';
 import type { MemorySample, MemoryVariant, MemoryWorkerResult } from './variants';
 
-/** One operation in the context (app, device): a get of `key`, or a set. */
-type Operation = (app: string, device: string, key: string, isGet: boolean) => Promise<void>;
+/** A variant: a get (resolving whether it hit), a set, and the metrics registry if it keeps one. */
+interface Target {
+  get(app: string, device: string, key: string): Promise<boolean>;
+  set(app: string, device: string, key: string): Promise<void>;
+  registry?: Registry;
+}
 
-/**
- * Writes every key sets write, so gets hit about half the time from the start. In its own frame:
- * the pipeline and its replies are garbage before the first sample.
- */
-async function writeSetKeys(
-  client: Redis,
-  apps: readonly string[],
-  devices: readonly string[],
-  keys: readonly string[],
-): Promise<void> {
+function contextualCache(client: Redis): Target {
+  const registry = new Registry();
+  const store = new RedisStore(client, {
+    operationTimeoutMs: REDIS_CACHE_DEFAULTS.operationTimeoutMs,
+    ownsClient: false,
+    logger: new Logger('RedisCache'),
+  });
+  const observer = new PrometheusCacheMetrics(registry, REDIS_CACHE_DEFAULTS.metricsPrefix);
+  const cache = new RedisCache(store, undefined, { observer });
+  // A fresh ContextualCache per operation, as per request.
+  return {
+    registry,
+    get: async (app, device, key) => (await cache.withContext(app, device).get(key)).found,
+    set: (app, device, key) =>
+      cache.withContext(app, device).set(key, BENCH_VALUE, mix.VALUE_TTL_SECONDS),
+  };
+}
+
+function rawIoredis(client: Redis): Target {
+  return {
+    get: async (app, device, key) => (await client.getBuffer(`/${app}/${device}/${key}`)) !== null,
+    set: async (app, device, key) => {
+      await client.set(`/${app}/${device}/${key}`, BENCH_VALUE, 'EX', mix.VALUE_TTL_SECONDS);
+    },
+  };
+}
+
+/** Writes every key sets write, so gets hit about half the time from the start. */
+async function writeSetKeys(client: Redis, apps: string[], devices: string[], keys: string[]) {
   for (const app of apps) {
     const pipeline = client.pipeline();
     for (const device of devices) {
-      for (let k = 0; k < SET_KEYS; k++) {
-        pipeline.set(`/${app}/${device}/${keys[k]}`, BENCH_VALUE, 'EX', VALUE_TTL_SECONDS);
+      for (const key of keys.slice(0, mix.SET_KEYS)) {
+        pipeline.set(`/${app}/${device}/${key}`, BENCH_VALUE, 'EX', mix.VALUE_TTL_SECONDS);
       }
     }
     await pipeline.exec();
   }
 }
 
+/** The operations the cache's own metrics counted, over all their label sets. */
+async function operationsCounted(registry: Registry): Promise<number> {
+  const counter = registry.getSingleMetric(`${REDIS_CACHE_DEFAULTS.metricsPrefix}operations_total`);
+  if (!counter) throw new Error('No operations counter in the registry');
+  const { values } = await counter.get();
+  return values.reduce((sum, { value }) => sum + value, 0);
+}
+
+const names = (count: number, name: (index: number) => string) =>
+  Array.from({ length: count }, (_, i) => name(i));
+const pick = <T>(items: readonly T[], count = items.length) =>
+  items[Math.floor(Math.random() * count)];
+
+const TARGETS: Record<MemoryVariant, (client: Redis) => Target> = {
+  'contextual-cache': contextualCache,
+  'raw-ioredis': rawIoredis,
+};
+
 async function main(): Promise<void> {
   const args = new Args([], ['variant', 'redis', 'tag', 'ops', 'sample-every', 'concurrency']);
   const variant = args.required('variant') as MemoryVariant;
-  if (!MEMORY_VARIANTS.includes(variant)) throw new Error(`Unknown --variant ${variant}`);
+  if (!mix.MEMORY_VARIANTS.includes(variant)) throw new Error(`Unknown --variant ${variant}`);
   const tag = args.required('tag');
   const totalOps = args.number('ops', 1_000_000);
   const sampleEvery = args.number('sample-every', 100_000);
@@ -64,66 +93,33 @@ async function main(): Promise<void> {
 
   const client = new Redis(args.required('redis'), { lazyConnect: true });
   await client.connect();
-  const apps = Array.from({ length: APPS }, (_, i) => appName(tag, i));
-  const devices = Array.from({ length: DEVICES }, (_, i) => deviceName(i));
-  const keys = Array.from({ length: GET_KEYS }, (_, i) => keyName(i));
-
-  let registry: Registry | undefined;
-  let operation: Operation;
-  let hits = 0;
-  let misses = 0;
-  if (variant === 'contextual-cache') {
-    registry = new Registry();
-    const store = new RedisStore(client, {
-      operationTimeoutMs: REDIS_CACHE_DEFAULTS.operationTimeoutMs,
-      ownsClient: false,
-      logger: new Logger('RedisCache'),
-    });
-    const cache = new RedisCache(store, undefined, {
-      observer: new PrometheusCacheMetrics(registry, REDIS_CACHE_DEFAULTS.metricsPrefix),
-    });
-    operation = async (app, device, key, isGet) => {
-      const context = cache.withContext(app, device);
-      if (!isGet) {
-        await context.set(key, BENCH_VALUE, VALUE_TTL_SECONDS);
-        return;
-      }
-      const lookup = await context.get(key);
-      if (lookup.found) hits++;
-      else misses++;
-    };
-  } else {
-    operation = async (app, device, key, isGet) => {
-      const redisKey = `/${app}/${device}/${key}`;
-      if (!isGet) {
-        await client.set(redisKey, BENCH_VALUE, 'EX', VALUE_TTL_SECONDS);
-        return;
-      }
-      const value = await client.getBuffer(redisKey);
-      if (value) hits++;
-      else misses++;
-    };
-  }
-
+  const apps = names(mix.APPS, (i) => mix.appName(tag, i));
+  const devices = names(mix.DEVICES, (i) => `dev${i}`);
+  const keys = names(mix.GET_KEYS, (i) => `k${i}`);
+  const target = TARGETS[variant](client);
+  // In its own frame: the pipeline and its replies are garbage before the first sample.
   await writeSetKeys(client, apps, devices, keys);
 
-  let started = 0;
-  let sets = 0;
-  let errors = 0;
-  const runChunk = async (until: number) => {
+  const counts = { ops: 0, hits: 0, misses: 0, sets: 0, errors: 0 };
+  const operation = async () => {
+    const isGet = Math.random() < mix.GET_SHARE;
+    const app = pick(apps);
+    const device = pick(devices);
+    const key = pick(keys, isGet ? mix.GET_KEYS : mix.SET_KEYS);
+    if (!isGet) {
+      counts.sets++;
+      await target.set(app, device, key);
+      return;
+    }
+    if (await target.get(app, device, key)) counts.hits++;
+    else counts.misses++;
+  };
+  /** `concurrency` loops start operations until `until` have started; all have finished after. */
+  const runUntil = async (until: number) => {
     const loop = async () => {
-      while (started < until) {
-        started++;
-        const isGet = Math.random() < GET_SHARE;
-        if (!isGet) sets++;
-        const app = apps[Math.floor(Math.random() * APPS)];
-        const device = devices[Math.floor(Math.random() * DEVICES)];
-        const key = keys[Math.floor(Math.random() * (isGet ? GET_KEYS : SET_KEYS))];
-        try {
-          await operation(app, device, key, isGet);
-        } catch {
-          errors++;
-        }
+      while (counts.ops < until) {
+        counts.ops++;
+        await operation().catch(() => counts.errors++);
       }
     };
     await Promise.all(Array.from({ length: concurrency }, loop));
@@ -132,49 +128,47 @@ async function main(): Promise<void> {
   const series: MemorySample[] = [];
   const sample = async (opsPerSec: number) => {
     // A scrape, as Prometheus would do: part of what metrics cost over time.
-    if (registry) await registry.metrics();
+    await target.registry?.metrics();
     gc();
     gc();
-    const usage = process.memoryUsage();
+    const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
     series.push({
-      ops: started,
-      rssBytes: usage.rss,
-      heapUsedBytes: usage.heapUsed,
-      heapTotalBytes: usage.heapTotal,
-      externalBytes: usage.external,
+      ops: counts.ops,
+      rssBytes: rss,
+      heapUsedBytes: heapUsed,
+      heapTotalBytes: heapTotal,
+      externalBytes: external,
       opsPerSec,
     });
+    // Progress on stderr (the orchestrator's terminal), once the sample is taken.
+    const rate = opsPerSec > 0 ? `  ${formatInt(opsPerSec)} ops/s` : '';
+    console.error(
+      `${variant.padEnd(17)} ${formatInt(counts.ops).padStart(9)} ops  RSS ${toMiB(rss).toFixed(1).padStart(6)} MiB  heapUsed ${toMiB(heapUsed).toFixed(2).padStart(6)} MiB${rate}`,
+    );
   };
 
   await sample(0);
   const begin = performance.now();
-  while (started < totalOps) {
+  while (counts.ops < totalOps) {
     const chunkStart = performance.now();
-    const before = started;
-    await runChunk(Math.min(totalOps, started + sampleEvery));
-    const opsPerSec = (started - before) / ((performance.now() - chunkStart) / 1000);
-    await sample(opsPerSec);
+    const before = counts.ops;
+    await runUntil(Math.min(totalOps, counts.ops + sampleEvery));
+    await sample((counts.ops - before) / ((performance.now() - chunkStart) / 1000));
   }
   const seconds = (performance.now() - begin) / 1000;
-
-  let metricsCounted: number | undefined;
-  if (registry) {
-    const counter = registry.getSingleMetric(
-      `${REDIS_CACHE_DEFAULTS.metricsPrefix}operations_total`,
+  const metricsCounted = target.registry && (await operationsCounted(target.registry));
+  const { ops, hits, misses, errors } = counts;
+  // The whole mix must have run, every operation counted by the cache's own metrics.
+  if (errors > 0 || hits === 0 || misses === 0 || (metricsCounted ?? ops) !== ops) {
+    throw new Error(
+      `${variant}: ${errors} errors, ${hits} hits, ${misses} misses, ${metricsCounted ?? '-'} of ${ops} counted by metrics: the mix did not run as meant`,
     );
-    if (!counter) throw new Error('No operations counter in the registry');
-    const { values } = await counter.get();
-    metricsCounted = values.reduce((sum, { value }) => sum + value, 0);
   }
   client.disconnect();
   const cpu = process.cpuUsage();
   const result: MemoryWorkerResult = {
     variant,
-    ops: started,
-    hits,
-    misses,
-    sets,
-    errors,
+    ...counts,
     ...(metricsCounted !== undefined && { metricsCounted }),
     seconds,
     cpuMs: (cpu.user + cpu.system) / 1000,
@@ -183,9 +177,7 @@ async function main(): Promise<void> {
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
 }
 
-if (require.main === module) {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
-}
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -123,13 +123,9 @@ export class Child {
   async stop(graceMs = 10_000): Promise<void> {
     if (!this.running) return;
     this.child.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), graceMs);
-    });
-    const outcome = await Promise.race([this.exited, timedOut]);
+    const timer = setTimeout(() => void this.kill(), graceMs);
+    await this.exited;
     clearTimeout(timer);
-    if (outcome === 'timeout') await this.kill();
   }
 
   async kill(): Promise<void> {

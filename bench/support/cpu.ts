@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import type { LoadControl } from './run-control';
 import { sleep } from './stats';
 
@@ -10,30 +9,21 @@ import { sleep } from './stats';
  */
 
 /**
- * Busy and total CPU time of the host so far, in ms, summed over cores. From /proc/stat on Linux,
- * where busy includes steal (time the hypervisor gave our vCPUs to someone else); else os.cpus().
+ * Busy CPU time of the host so far, in ms summed over cores, from /proc/stat (Linux; busy includes
+ * steal: time the hypervisor gave our vCPUs to someone else). Undefined elsewhere: no accounting.
  */
-function hostTimes(): { busy: number; total: number } {
+function hostBusyMs(): number | undefined {
   try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
     // cpu user nice system idle iowait irq softirq steal …, in USER_HZ (100) ticks
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = line
+    const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
+      .split('\n', 1)[0]
       .split(/\s+/)
       .slice(1, 9)
-      .map((field) => Number(field) * 10);
-    const busy = user + nice + system + irq + softirq + steal;
-    if (Number.isFinite(busy)) return { busy, total: busy + idle + iowait };
+      .map(Number);
+    return (user + nice + system + irq + softirq + steal) * 10;
   } catch {
-    // not Linux: fall through
+    return undefined;
   }
-  let busy = 0;
-  let total = 0;
-  for (const { times } of cpus()) {
-    const all = times.user + times.nice + times.sys + times.irq + times.idle;
-    busy += all - times.idle;
-    total += all;
-  }
-  return { busy, total };
 }
 
 /** CPU time (user + system) a process has used, in ms; undefined when it cannot be read. */
@@ -61,23 +51,23 @@ export interface CpuWindow {
   foreignCores(exitedOwnMs?: number): number;
 }
 
-/** Starts measuring; `foreignCores()` reports for the time since. */
+/** Starts measuring; `foreignCores()` reports for the time since (0 where it cannot tell). */
 export function cpuWindow(ownPids: readonly (number | undefined)[]): CpuWindow {
   const pids = [...new Set([process.pid, ...ownPids.filter((p): p is number => p !== undefined)])];
-  const startHost = hostTimes();
+  const startHost = hostBusyMs();
   const startOwn = pids.map(processCpuMs);
   const startWall = performance.now();
   return {
     foreignCores(exitedOwnMs = 0) {
-      const host = hostTimes();
+      const host = hostBusyMs();
+      if (host === undefined || startHost === undefined) return 0;
       const own = pids.reduce((sum, pid, i) => {
         const now = processCpuMs(pid);
         const before = startOwn[i];
         return now === undefined || before === undefined ? sum : sum + (now - before);
       }, exitedOwnMs);
-      const wall = performance.now() - startWall;
-      // os.cpus() counts in ms on Linux too, at tick resolution: clamp the small negative noise.
-      return Math.max(0, (host.busy - startHost.busy - own) / wall);
+      // Clamp the small negative noise of tick resolution.
+      return Math.max(0, (host - startHost - own) / (performance.now() - startWall));
     },
   };
 }

@@ -8,8 +8,8 @@ import { formatLoad, medianOf, ratioRange, ratioSummary, sumOf, valueRange } fro
 import type { LoadControl } from './run-control';
 import { formatInt, formatMs, formatRatio, max, median, rotate, sleep } from './stats';
 
-/** What one autocannon run reports, as the benchmarks keep it. */
-export interface AutocannonFigures {
+/** One slice of load on one app (what autocannon reported), and the app's CPU meanwhile. */
+export interface HttpSlice {
   reqPerSec: number;
   requests2xx: number;
   durationS: number;
@@ -19,10 +19,6 @@ export interface AutocannonFigures {
   non2xx: number;
   errors: number;
   timeouts: number;
-}
-
-/** One slice of load on one app, and the app's CPU meanwhile. */
-export interface HttpSlice extends AutocannonFigures {
   /** The app's CPU time from the start of the load to the end of the settle pause after it. */
   appCpuMs: number;
   appCpuMsUnderLoad: number;
@@ -107,7 +103,7 @@ export async function runHttpRound<A extends HttpApp>(
 }
 
 /** Warms every app up, then loads them in turn until each has had `durationS`. */
-export async function loadInSlices(
+async function loadInSlices(
   apps: readonly HttpApp[],
   settings: HttpLoad,
   ownPids: readonly (number | undefined)[],

@@ -2,12 +2,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from './paths';
 
-/** A Node binary the benchmark runs its children with. */
+/** A Node binary the benchmark runs its children with: major '20', version `v20.20.2`, say. */
 export interface NodeRuntime {
-  /** The major version asked for: '20', '22' or '24'. */
   readonly major: string;
   readonly binary: string;
-  /** `process.version` of that binary, e.g. `v20.20.2`. */
   readonly version: string;
 }
 
@@ -20,9 +18,8 @@ function versionOf(binary: string): string {
 /** Node 20: this process's binary when it is v20, else the first v20 `node` on PATH. */
 function node20(): string {
   if (process.version.startsWith('v20.')) return process.execPath;
-  const found = spawnSync('sh', ['-c', 'which -a node'], { encoding: 'utf8' });
-  const candidates = found.stdout.split('\n').filter(Boolean);
-  const match = candidates.find((binary) => versionOf(binary).startsWith('v20.'));
+  const onPath = spawnSync('sh', ['-c', 'which -a node'], { encoding: 'utf8' }).stdout;
+  const match = onPath.split('\n').find((binary) => binary && versionOf(binary).startsWith('v20.'));
   if (!match) throw new Error('No Node 20 binary: run the benchmark with the machine’s Node 20');
   return match;
 }
@@ -34,8 +31,7 @@ function fromRegistry(major: string): string {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  if (result.status !== 0)
-    throw new Error(`${script} ${major} --print-node failed (${result.status})`);
+  if (result.status !== 0) throw new Error(`${script} ${major} --print-node: ${result.status}`);
   return result.stdout.trim();
 }
 

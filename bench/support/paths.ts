@@ -3,19 +3,12 @@ import { dirname, join } from 'node:path';
 
 /** The repository root: the nearest folder above this file whose package.json has workspaces. */
 function findRoot(start: string): string {
-  let dir = start;
-  while (!isWorkspaceRoot(dir)) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`No package.json above ${start}`);
-    dir = parent;
+  for (let dir = start; dirname(dir) !== dir; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (!existsSync(manifest)) continue;
+    if ('workspaces' in (JSON.parse(readFileSync(manifest, 'utf8')) as object)) return dir;
   }
-  return dir;
-}
-
-function isWorkspaceRoot(dir: string): boolean {
-  const manifest = join(dir, 'package.json');
-  if (!existsSync(manifest)) return false;
-  return 'workspaces' in (JSON.parse(readFileSync(manifest, 'utf8')) as object);
+  throw new Error(`No workspace package.json above ${start}`);
 }
 
 export const repoRoot = findRoot(__dirname);

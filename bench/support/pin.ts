@@ -1,13 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 
-/**
- * CPU pinning with taskset (Linux, 2+ cores): the measured process (an app or a worker) gets
- * core 0 to itself; the orchestrator (the load generator) and redis-server share core 1. That
- * keeps the scheduler from moving the three CPU-bound processes around, which on 2 cores is the
- * largest source of noise, and makes the measured process's throughput that of one core.
- */
-export const MEASURED_CPU = 0;
+// CPU pinning with taskset (Linux, 2+ cores): the measured process (an app or a worker) gets core 0
+// to itself; the orchestrator (the load generator) and redis-server share core 1. That keeps the
+// scheduler from moving the three CPU-bound processes around, on 2 cores the largest source of
+// noise, and makes the measured process's throughput that of one core.
+const MEASURED_CPU = 0;
 export const SUPPORT_CPU = 1;
 
 export function pinningAvailable(): boolean {

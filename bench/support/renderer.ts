@@ -7,7 +7,7 @@ import { pinnedCommand } from './pin';
 import { sleep } from './stats';
 
 /** Variables of the parent environment that would change what is measured. */
-export function isMeasurementVariable(name: string): boolean {
+function isMeasurementVariable(name: string): boolean {
   return (
     /^(OTEL_|CACHE_|REDIS_)/.test(name) ||
     ['PORT', 'HOST', 'LOG_LEVEL', 'NODE_OPTIONS', 'NODE_ENV'].includes(name)

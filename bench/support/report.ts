@@ -133,7 +133,7 @@ export function readReport<T>(outDir: string, name: string): T | undefined {
 }
 
 /** `render` gets the analysis block to place; the Markdown is formatted with the repo's Prettier. */
-export type Renderer<T> = (report: T, analysis: string) => string;
+type Renderer<T> = (report: T, analysis: string) => string;
 
 /** Writes `name`.json and `name`.md (rendered from it) into `outDir`. */
 export async function writeReport<T>(outDir: string, name: string, report: T, render: Renderer<T>) {

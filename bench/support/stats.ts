@@ -1,19 +1,14 @@
 /** Small statistics and formatting helpers shared by the benchmarks. */
 
 export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
+  if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-export function min(values: readonly number[]): number {
-  return values.length === 0 ? Number.NaN : Math.min(...values);
-}
-
-export function max(values: readonly number[]): number {
-  return values.length === 0 ? Number.NaN : Math.max(...values);
-}
+export const min = (values: readonly number[]) => (values.length ? Math.min(...values) : NaN);
+export const max = (values: readonly number[]) => (values.length ? Math.max(...values) : NaN);
 
 export const toMiB = (bytes: number) => bytes / 2 ** 20;
 

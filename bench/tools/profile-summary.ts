@@ -3,6 +3,7 @@
 // Usage: node bench/dist/bench/tools/profile-summary.js FILE.cpuprofile [topN] [--callers NAME]
 //   [--requests N]: also show µs of self time per request (N requests served while profiled)
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { markdownTable } from '../support/stats';
 
 interface ProfileNode {
@@ -30,13 +31,17 @@ function bucketOf(url: string, functionName: string): string {
   return inRepo ? inRepo[0].slice(1).replace(/^bench\/dist\//, '') : url;
 }
 
+const labelOf = ({ functionName, url, lineNumber }: ProfileNode['callFrame']) =>
+  `${functionName || '(anonymous)'} ${bucketOf(url, functionName)}:${lineNumber + 1}`;
+
 function main(): void {
-  const argv = process.argv.slice(2);
-  const callersAt = argv.indexOf('--callers');
-  const callersOf = callersAt >= 0 ? argv.splice(callersAt, 2)[1] : undefined;
-  const requestsAt = argv.indexOf('--requests');
-  const requests = requestsAt >= 0 ? Number(argv.splice(requestsAt, 2)[1]) : undefined;
-  const [file, topArg] = argv;
+  const { values, positionals } = parseArgs({
+    options: { callers: { type: 'string' }, requests: { type: 'string' } },
+    allowPositionals: true,
+  });
+  const callersOf = values.callers;
+  const requests = values.requests === undefined ? undefined : Number(values.requests);
+  const [file, topArg] = positionals;
   if (!file) throw new Error('usage: profile-summary FILE.cpuprofile [topN]');
   const top = Number(topArg ?? 25);
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
@@ -54,11 +59,10 @@ function main(): void {
   const byFunction = new Map<string, number>();
   const byBucket = new Map<string, number>();
   for (const [id, us] of selfUs) {
-    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
-    if (functionName === '(idle)') continue;
-    const bucket = bucketOf(url, functionName);
-    const name = `${functionName || '(anonymous)'} ${bucket}:${lineNumber + 1}`;
-    byFunction.set(name, (byFunction.get(name) ?? 0) + us);
+    const frame = byId.get(id)!.callFrame;
+    if (frame.functionName === '(idle)') continue;
+    const bucket = bucketOf(frame.url, frame.functionName);
+    byFunction.set(labelOf(frame), (byFunction.get(labelOf(frame)) ?? 0) + us);
     byBucket.set(bucket, (byBucket.get(bucket) ?? 0) + us);
   }
   const pct = (us: number) => `${((100 * us) / busy).toFixed(1)}%`;
@@ -85,16 +89,12 @@ function main(): void {
     const parentOf = new Map<number, number>();
     for (const node of profile.nodes)
       for (const child of node.children ?? []) parentOf.set(child, node.id);
-    const label = (id: number) => {
-      const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
-      return `${functionName || '(anonymous)'} ${bucketOf(url, functionName)}:${lineNumber + 1}`;
-    };
     const byChain = new Map<string, number>();
     for (const [id, us] of selfUs) {
       if (byId.get(id)!.callFrame.functionName !== callersOf) continue;
       const chain: string[] = [];
       for (let at = parentOf.get(id); at !== undefined && chain.length < 6; at = parentOf.get(at)) {
-        chain.push(label(at));
+        chain.push(labelOf(byId.get(at)!.callFrame));
       }
       const key = chain.join(' < ');
       byChain.set(key, (byChain.get(key) ?? 0) + us);
