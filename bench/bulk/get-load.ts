@@ -2,11 +2,12 @@
 // as its own process (startGetLoad), so nothing the measuring process does delays its GETs: filler
 // keys (always hits) on one connection, from --concurrency loops paced to --rate GETs per second
 // in all. Asked `WINDOW start end` (epoch ms) on stdin, it answers `WINDOW {json}` (a GetLatency)
-// once every GET sent in the window has completed. It stops when stdin closes.
+// once every GET sent in the window has completed. It stops on SIGTERM (stop()), or when its stdin
+// closes (the orchestrator died).
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { Args } from '../support/args';
-import { Child } from '../support/child';
+import { Child, parseFigures } from '../support/child';
 import { benchScript } from '../support/paths';
 import { pinnedCommand } from '../support/pin';
 import { sleep } from '../support/stats';
@@ -58,9 +59,7 @@ export async function startGetLoad(options: GetLoadOptions): Promise<GetLoad> {
     pid: child.pid,
     async window(startEpochMs, endEpochMs) {
       child.send(`WINDOW ${startEpochMs} ${endEpochMs}`);
-      // JSON has no NaN (an empty window's percentiles): it comes back as null.
-      const json = await child.next('WINDOW', 10_000);
-      return JSON.parse(json, (_, value: unknown) => value ?? Number.NaN) as GetLatency;
+      return parseFigures<GetLatency>(await child.next('WINDOW', 10_000));
     },
     stop: () => child.stop(),
   };
@@ -130,7 +129,7 @@ async function main(): Promise<void> {
   };
 
   const loops = Array.from({ length: concurrency }, (_, i) => loop(i));
-  // Windows answered in the order asked; stdin closes when the orchestrator stops or dies.
+  // Windows answered in the order asked; stdin closes when the orchestrator dies.
   let answering = Promise.resolve();
   const requests = createInterface({ input: process.stdin })
     .on('line', (line) => {

@@ -169,7 +169,7 @@ export async function measureOperation(
   /** Its place in the round's order (each pair's order alternates between rounds). */
   position: number,
 ) {
-  // Only a Redis we started has a pid to account for; otherwise its CPU would read as foreign.
+  // Without the pid of a Redis on this machine its CPU would read as foreign: no retries then.
   const retries = run.redis.pid !== undefined ? run.load.retries : 0;
   const { result, attempts, ...checked } = await measureQuietly(
     run.load,
@@ -314,7 +314,7 @@ export async function runBulkBenchmark(
     admin = new Redis(redis.url, { db, lazyConnect: true });
     await admin.connect();
     const redisVersion = await redis.version();
-    pinSupport(load.pin, redis.pid);
+    pinSupport(load.pin, redis);
     console.log(
       `Redis ${redisVersion} at ${redact(redis.url)} db ${db}; ${formatInt(totalKeys)} keys, ${formatInt(matching)} matching; ` +
         `${rounds} round(s); GET load ${getConcurrency} loops, ${formatInt(getRatePerS)}/s; ${settings.pinning}`,

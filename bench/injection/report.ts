@@ -135,8 +135,7 @@ export function renderTimeouts(section: TimeoutsSection): string {
         ['CPU µs/op vs unbounded', unlessBase((row) => signed(row.summary.cpuUsPerOpOverBaseline))],
         ['worker cores', (row) => row.summary.workerCoresMedian.toFixed(2)],
         ['misses+errors', (row) => String(sumOf(row.rounds, (r) => r.unexpected + r.errors))],
-        // Here "redone" counts slices, not rounds.
-        ['other load', (row) => formatLoad(row.rounds, (r) => r.attempts - 1)],
+        ['other load', (row) => formatLoad(row.rounds)],
       ]),
       '',
     ]),
@@ -151,7 +150,7 @@ function noiseNote(settings: RunSettings | undefined): string[] {
     '- The machine has 2 cores. The measured process (an app, or the microbenchmark worker) is pinned to cpu 0 and has it to itself; the orchestrator (autocannon for the HTTP benchmark) and redis-server are pinned to cpu 1 (taskset; `--no-pin` turns it off). So req/s and ops/s are what one core of the measured process delivers, and "app cores" / "worker cores" ≈ 1.00 confirms it was the bottleneck.',
     '- This is a VM whose speed drifts from second to second: with nothing else running, one process doing the same GET loop measured anywhere from about 46k to 97k ops/s in consecutive 1.5 s windows. Absolute figures therefore move by 10-20 % between rounds and runs; only ratios between variants measured in the same round mean much. To make those ratios fair, each round starts fresh processes for every variant and then measures the variants in short interleaved slices (the order rotating every cycle), so drift hits all of them alike; the tables give medians over rounds and the per-round range of the ratio. Differences of about 5 % or less are within the noise.',
     '- CPU time per request (HTTP) or per GET (microbenchmark) is measured from the process itself. The measured process is CPU-bound, so it carries the same information as the throughput, per unit of work.',
-    `- Other work on the machine (a test run in another session, say) is detected: before each slice the benchmark waits until other work uses under ${settings?.quietCores ?? 0.2} cores, and it records the host CPU time not used by its own processes while measuring; a slice during which other work took more than ${settings?.maxForeignCores ?? 0.3} cores is measured again (up to ${settings?.retries ?? 2} times). "other load" is the highest such figure kept, in cores.`,
+    `- Other work on the machine (a test run in another session, say) is detected: before each slice the benchmark waits until other work uses under ${settings?.quietCores ?? 0.2} cores, and it records the host CPU time not used by its own processes while measuring; a slice during which other work took more than ${settings?.maxForeignCores ?? 0.3} cores is measured again (up to ${settings?.retries ?? 2} times). "other load" is the highest such figure kept, in cores; "(n redone)" counts the measurements taken again.`,
     '- Raw figures (per round, and per slice for HTTP: req/s, p50/p99, errors, CPU; ops/s and CPU per GET) are in `benchmarks-core.json`, written next to this file by the run (not committed).',
     '- `--quick` (1 round, short slices) is a smoke test for CI, not a measurement; it writes to `bench/results/` (git-ignored) instead of `docs/`.',
     '',

@@ -103,7 +103,7 @@ export async function measureInjection(args: Args) {
   const measuredSrc = srcCommit();
   redis = await acquireBenchRedis();
   const redisVersion = await redis.version();
-  pinSupport(settings.pin, redis.pid);
+  pinSupport(settings.pin, redis);
   console.log(
     `Redis ${redisVersion} at ${redis.url}; ${nodes.map((n) => n.version).join(', ')}; ${adapters.join(', ')}; ` +
       `${roundCount} round(s) × ${variants.length} variants, ${settings.warmupS} s warm-up + ${durationS} s each in ${settings.sliceS} s slices, ` +

@@ -3,7 +3,7 @@
 // take turns in slices, the order rotating every cycle, until each has been measured --duration:
 // drift in the machine's speed hits all variants alike, so ratios within a round are fair.
 import type { Args } from '../support/args';
-import { Child } from '../support/child';
+import { Child, parseFigures } from '../support/child';
 import { cpuWindow, measureQuietly } from '../support/cpu';
 import { describeEnvironment, srcCommit } from '../support/environment';
 import type { NodeRuntime } from '../support/nodes';
@@ -37,11 +37,15 @@ interface Defaults {
 /** `latency`: record each operation's latency (two clock reads per operation, so CPU). */
 export function harnessSettings(args: Args, defaults: Defaults, command: string, latency: boolean) {
   const load = loadControlFrom(args);
+  if (args.number('slice', defaults.sliceS) === 0) throw new Error('--slice must be above 0');
   return {
     mode: args.flag('quick') ? ('quick' as const) : ('default' as const),
     rounds: args.number('rounds', defaults.rounds),
     durationS: args.number('duration', defaults.durationS),
-    sliceS: args.number('slice', defaults.sliceS),
+    sliceS: Math.min(
+      args.number('slice', defaults.sliceS),
+      args.number('duration', defaults.durationS),
+    ),
     warmupS: args.number('warmup', defaults.warmupS),
     concurrency: args.number('concurrency', 64),
     latency,
@@ -80,7 +84,7 @@ export async function measureVariants<V extends string>(
   // The src/ this run measures: bench/dist was compiled from it just before.
   const measuredSrc = srcCommit();
   const redisVersion = await redis.version();
-  pinSupport(settings.pin, redis.pid);
+  pinSupport(settings.pin, redis);
   console.log(
     `Redis ${redisVersion} at ${redis.url}; ${nodes.map((n) => n.version).join(', ')}; ` +
       `${settings.rounds} round(s) × ${variants.length} variants, ${settings.warmupS} s warm-up + ${settings.durationS} s each in ${settings.sliceS} s slices, ` +
@@ -165,7 +169,7 @@ async function runRound(
   const results: Round[] = [];
   for (const worker of workers) {
     worker.child.send('END');
-    const result = JSON.parse(await worker.child.next('RESULT', 30_000)) as WorkerResult;
+    const result = parseFigures<WorkerResult>(await worker.child.next('RESULT', 30_000));
     await worker.child.finished();
     live.delete(worker.child);
     results.push(roundFigures(worker, result, round));
@@ -183,9 +187,9 @@ async function measureSlice(
   const slice = await measureQuietly(settings, ownPids, worker.variant, async () => {
     const cpu = cpuWindow(ownPids);
     worker.child.send(`RUN ${Math.round(settings.sliceS * 1000)}`);
-    const figures = JSON.parse(
+    const figures = parseFigures<WorkerSlice>(
       await worker.child.next('SLICE', settings.sliceS * 1000 + 30_000),
-    ) as WorkerSlice;
+    );
     return { ...figures, foreignCores: cpu.foreignCores() };
   });
   // The worker adds a slice to its result only when told KEEP.

@@ -128,8 +128,7 @@ export function renderLibrary(section: LibrarySection): string {
           ['CPU µs/op', (row) => row.summary.cpuUsPerOpMedian.toFixed(2)],
           ['worker cores', (row) => row.summary.workerCoresMedian.toFixed(2)],
           ['wrong+errors', (row) => String(sumOf(row.rounds, (r) => r.unexpected + r.errors))],
-          // Here "redone" counts slices, not rounds.
-          ['other load', (row) => formatLoad(row.rounds, (r) => r.attempts - 1)],
+          ['other load', (row) => formatLoad(row.rounds)],
           ['rounds', (row) => String(row.rounds.length)],
         ]),
         '',

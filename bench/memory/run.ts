@@ -51,7 +51,7 @@ export async function runMemoryBenchmark(
   };
   try {
     const redisVersion = await redis.version();
-    pinSupport(load.pin, redis.pid);
+    pinSupport(load.pin, redis);
     const settings = {
       mode: quick ? ('quick' as const) : ('default' as const),
       ops,

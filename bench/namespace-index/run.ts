@@ -11,6 +11,7 @@
 import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { RedisCache } from '../../src';
+import { INDEX_COMPLETE_KEY } from '../../src/stores/namespace-index';
 import { Args } from '../support/args';
 import { acquireBenchRedis, unlinkMatching } from '../support/redis';
 import { runBenchmark } from '../support/run-control';
@@ -69,7 +70,9 @@ async function flushAndCount(
     // At least 100 ms of GETs: a 3 ms operation would leave a handful.
     const windowEnd = Math.max(epochNow(), windowStart + 100);
     await sleep(windowEnd - epochNow());
-    p99s.push((await gets.window(windowStart, windowEnd)).p99Ms);
+    const window = await gets.window(windowStart, windowEnd);
+    if (window.failed > 0) throw new Error(`${name}: ${window.failed} GETs meanwhile failed`);
+    p99s.push(window.p99Ms);
     if (counted !== namespaceKeys || flushed !== namespaceKeys) {
       throw new Error(`${name}: counted ${counted}, flushed ${flushed}, expected ${namespaceKeys}`);
     }
@@ -152,6 +155,19 @@ async function writePath(admin: Redis, { indexed, scanning }: Caches, settings: 
   ];
 }
 
+/** Removes the filler's index keys from the device directories (`apps-of:/d0`…, shared names). */
+async function forgetFillerIndexKeys(admin: Redis): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, directories] = await admin.scan(cursor, 'MATCH', 'apps-of:/d*', 'COUNT', 1_000);
+    cursor = next;
+    for (const directory of directories) {
+      const ours = (await admin.smembers(directory)).filter((key) => key.includes(`-${TAG}/`));
+      if (ours.length > 0) await admin.srem(directory, ...ours);
+    }
+  } while (cursor !== '0');
+}
+
 async function main(): Promise<void> {
   const args = new Args(
     ['quick'],
@@ -179,13 +195,19 @@ async function main(): Promise<void> {
     return cache;
   };
   let gets: GetLoad | undefined;
+  let markerOurs = false;
   try {
+    // Left by an earlier run on a shared Redis, the marker would end the migration at once.
+    if (await admin.exists(INDEX_COMPLETE_KEY)) {
+      throw new Error(`${INDEX_COMPLETE_KEY} is set: the migration cannot be timed`);
+    }
+    markerOurs = true;
     console.log(`Filling ${formatInt(keys)} keys …`);
     await writeFiller(admin, TAG, keys);
     // Opening with the index indexes the existing (filler) keys once, in the background.
     const migrationStarted = performance.now();
     const caches: Caches = { indexed: await open(true), scanning: await open(false) };
-    while (!(await admin.exists('keys-of:complete'))) await sleep(200);
+    while (!(await admin.exists(INDEX_COMPLETE_KEY))) await sleep(200);
     const migrationS = (performance.now() - migrationStarted) / 1000;
 
     const getLoad = { tag: TAG, fillerKeys: keys, concurrency: GET_LOOPS, rate: getRate };
@@ -236,6 +258,8 @@ async function main(): Promise<void> {
         'apps-of:/w-*',
       ];
       for (const pattern of written) await unlinkMatching(admin, pattern);
+      await forgetFillerIndexKeys(admin);
+      if (markerOurs) await admin.del(INDEX_COMPLETE_KEY);
     }
     admin.disconnect();
     await redis.release();

@@ -149,7 +149,11 @@ async function startApp(
     settings.pin,
     () => variantEnv(variant, settings.redisUrl, sink?.endpoint),
     { label: variant, cwd: repoRoot, echo: true },
-  );
+  ).catch(async (error: unknown) => {
+    // Its server would keep the process alive after the failure.
+    await sink?.close();
+    throw error;
+  });
   const url = `http://127.0.0.1:${port}${MEASURED_PATH}`;
   const app: RenderApp = { variant, child, pid: child.pid!, url, sink, slices: [], served: probes };
   running.add(app);
@@ -285,7 +289,7 @@ export async function measureObservability(args: Args) {
       `Note: --settle ${settings.settleMs / 1000} s is not longer than the span export delay (${BSP_SCHEDULE_DELAY_MS} ms); exports may run into the next slice`,
     );
   }
-  pinSupport(settings.pin, redis.pid);
+  pinSupport(settings.pin, redis);
   const pinning =
     describePinning(settings.pin, 'apps') +
     (settings.pin && !redis.owned ? ', except the one --redis or REDIS_URL named' : '');

@@ -5,6 +5,10 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
+/** A child's JSON figures: NaN (which JSON writes as null, e.g. an empty window's p99) comes back. */
+export const parseFigures = <T>(json: string): T =>
+  JSON.parse(json, (_key, value: unknown) => value ?? Number.NaN) as T;
+
 export interface ChildOptions {
   label?: string;
   env?: NodeJS.ProcessEnv;

@@ -99,14 +99,13 @@ export async function waitForQuiet(
 /**
  * Measures once other work has quietened (`wait`), and again, up to `load.retries` times, when
  * other work took more than `load.maxForeignCores` meanwhile: it would have slowed the measurement.
- * `discard` hears of each measurement thrown away.
  */
 export async function measureQuietly<T extends { foreignCores: number }>(
   load: LoadControl,
   ownPids: readonly (number | undefined)[],
   what: string,
   measure: () => Promise<T>,
-  { log = console.log, discard = (_: T) => {}, wait = true, retries = load.retries } = {},
+  { log = console.log, wait = true, retries = load.retries } = {},
 ): Promise<T & { attempts: number }> {
   for (let attempt = 1; ; attempt++) {
     if (wait) {
@@ -118,7 +117,6 @@ export async function measureQuietly<T extends { foreignCores: number }>(
     if (value.foreignCores <= load.maxForeignCores || attempt > retries) {
       return { ...value, attempts: attempt };
     }
-    discard(value);
     log(
       `  ${what}: other work took ${value.foreignCores.toFixed(2)} cores meanwhile; measuring again`,
     );

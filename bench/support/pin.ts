@@ -37,9 +37,12 @@ export function describePinning(pin: boolean, measured: string): string {
     : 'not pinned';
 }
 
-/** Pins this process (the orchestrator, the load generator) and redis-server to the support core. */
-export function pinSupport(pin: boolean, redisPid: number | undefined): void {
+/**
+ * Pins this process (the orchestrator, the load generator) and the redis-server the benchmark
+ * started to the support core; a server named by REDIS_URL is someone else's and is left as it is.
+ */
+export function pinSupport(pin: boolean, redis: { owned: boolean; pid: number | undefined }): void {
   if (!pin) return;
   pinProcess(process.pid, SUPPORT_CPU);
-  if (redisPid !== undefined) pinProcess(redisPid, SUPPORT_CPU);
+  if (redis.owned && redis.pid !== undefined) pinProcess(redis.pid, SUPPORT_CPU);
 }

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
 import { RedisServerProcess } from '../../test/support/redis-server';
 
 /** The one cached value every benchmark reads: 200 bytes of ASCII. */
@@ -12,6 +13,7 @@ export const BENCH_DEVICE = 'dev1';
 export interface BenchRedis {
   readonly url: string;
   readonly owned: boolean;
+  /** The server's process when it runs on this machine (its CPU is the benchmark's, not other work). */
   readonly pid: number | undefined;
   version(): Promise<string>;
   /** Writes the benchmark value (with a TTL well past any run, so a shared server is left clean). */
@@ -25,26 +27,43 @@ export async function acquireBenchRedis(): Promise<BenchRedis> {
   const url = external ?? server!.url;
   const admin = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await admin.connect();
+  let seeded = false;
   return {
     url,
     owned: server !== undefined,
-    pid: server?.pid,
+    pid: server?.pid ?? (await localServerPid(admin, url)),
     async version() {
       const info = await admin.info('server');
       return /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
     },
     async seed() {
+      seeded = true;
       await admin.set(BENCH_KEY, BENCH_VALUE, 'EX', 3 * 3600);
       const back = await admin.getBuffer(BENCH_KEY);
       if (back?.toString() !== BENCH_VALUE) throw new Error('Could not seed the benchmark value');
     },
     async release() {
       // Only the key this benchmark wrote; never a flush, and never a server it did not start.
-      if (!server) await admin.del(BENCH_KEY).catch(() => undefined);
+      if (!server && seeded) await admin.del(BENCH_KEY).catch(() => undefined);
       admin.disconnect();
       await server?.dispose();
     },
   };
+}
+
+/**
+ * The pid of a REDIS_URL server on loopback, from INFO, when /proc shows a redis-server under it
+ * (a server in a container reports a pid of its own namespace).
+ */
+async function localServerPid(admin: Redis, url: string): Promise<number | undefined> {
+  const { hostname } = new URL(url);
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(hostname)) return undefined;
+  const pid = Number(/process_id:(\d+)/.exec(await admin.info('server'))?.[1]);
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('redis-server') ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** UNLINKs the keys matching `pattern` that `own` accepts (what a run wrote); resolves how many. */

@@ -64,13 +64,13 @@ export function valueRange(values: readonly number[], formatter = formatInt): st
   return `${formatter(min(values))}–${formatter(max(values))}`;
 }
 
-/** The most CPU other work took during any round, and how many rounds (or slices) were redone. */
-export function formatLoad(
-  rounds: readonly { foreignCores: number; attempts: number }[],
-  redone = (round: { attempts: number }): number => (round.attempts > 1 ? 1 : 0),
-): string {
+/**
+ * The most CPU other work took during a kept measurement, in cores, and "(n redone)": how many
+ * measurements (slices, or bulk's rounds) were taken again because other work took the CPU.
+ */
+export function formatLoad(rounds: readonly { foreignCores: number; attempts: number }[]): string {
   const worst = max(rounds.map((r) => r.foreignCores));
-  const count = sumOf(rounds, redone);
+  const count = sumOf(rounds, (round) => round.attempts - 1);
   return `${Number.isFinite(worst) ? worst.toFixed(2) : 'n/a'}${count > 0 ? ` (${count} redone)` : ''}`;
 }
 

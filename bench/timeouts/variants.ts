@@ -36,7 +36,8 @@ export const TIMEOUT_MS = 200;
 /** The GET a variant's worker (bench/library/worker.ts) runs, on a connection of its own. */
 export async function timeoutOperation(name: string, url: string): Promise<Operation> {
   const variant = name as TimeoutVariant;
-  if (!TIMEOUT_VARIANTS.includes(variant)) throw new Error(`Unknown variant ${name}`);
+  if (!TIMEOUT_VARIANTS.includes(variant))
+    throw new Error(`${name} is neither a library nor a timeouts variant`);
   const client = new Redis(url, {
     lazyConnect: true,
     ...(variant === 'ioredis-commandTimeout' && { commandTimeout: TIMEOUT_MS }),
