@@ -2,7 +2,7 @@
 // chart bars).
 import {
   describeVariants,
-  environmentLines,
+  runBlock,
   formatLoad,
   medianOf,
   ratioRange,
@@ -179,15 +179,9 @@ export function renderBulk(section: BulkSection): string {
     '',
     ...describeVariants(section.descriptions, label),
     '',
-    '**Run.**',
-    '',
-    ...environmentLines(
-      section.environment,
-      'the workers',
-      `on loopback${section.environment.redis.owned ? ', started by the benchmark' : ' (REDIS_URL)'}, database ${s.db}${s.foreignKeys > 0 ? ` (shared: ${formatInt(s.foreignKeys)} other keys)` : ''}; filled in ${s.populateS.toFixed(1)} s with pipelined SETs`,
-    ),
-    `- Placement: ${s.pinning}`,
-    `- Command: \`${s.command}\``,
+    ...runBlock(section.environment, 'the workers', s, {
+      redisNote: `on loopback${section.environment.redis.owned ? ', started by the benchmark' : ' (REDIS_URL)'}, database ${s.db}${s.foreignKeys > 0 ? ` (shared: ${formatInt(s.foreignKeys)} other keys)` : ''}; filled in ${s.populateS.toFixed(1)} s with pipelined SETs`,
+    }),
     '',
   ].join('\n');
 }

@@ -4,7 +4,7 @@ import { httpColumns } from '../support/http';
 import type { RunSettings } from '../support/report';
 import {
   describeVariants,
-  environmentLines,
+  runBlock,
   formatLoad,
   ratioRange,
   readReport,
@@ -51,11 +51,7 @@ const runLines = (section: Section) => [
   '',
   ...describeVariants(section.descriptions),
   '',
-  '**Run.**',
-  '',
-  ...environmentLines(section.environment, 'the measured processes'),
-  `- Placement: ${section.settings.pinning}`,
-  `- Command: \`${section.settings.command}\``,
+  ...runBlock(section.environment, 'the measured processes', section.settings),
   '',
 ];
 

@@ -2,7 +2,7 @@
 // suite's report embeds).
 import {
   describeVariants,
-  environmentLines,
+  runBlock,
   formatLoad,
   NO_RATIO,
   ratioRange,
@@ -163,11 +163,7 @@ export function renderLibrary(section: LibrarySection): string {
     '',
     ...describeVariants(section.descriptions),
     '',
-    '**Run.**',
-    '',
-    ...environmentLines(section.environment, 'the workers'),
-    `- Placement: ${settings.pinning}`,
-    `- Command: \`${settings.command}\``,
+    ...runBlock(section.environment, 'the workers', settings),
     '',
   ].join('\n');
 }

@@ -1,5 +1,5 @@
 // What the memory benchmark records (memory.json) and renders (memory.md, and the suite's section).
-import { describeVariants, environmentLines, table, writeReport } from '../support/report';
+import { describeVariants, runBlock, table, writeReport } from '../support/report';
 import { formatInt, toMiB } from '../support/stats';
 import type { runMemoryBenchmark } from './run';
 import type { MemorySample } from './variants';
@@ -97,11 +97,9 @@ export function renderMemory(section: MemorySection): string {
     '',
     ...describeVariants(section.descriptions, (v) => VARIANT_LABELS[v] ?? v),
     '',
-    '**Run.**',
-    '',
-    ...environmentLines(section.environment, 'the workers'),
-    `- Placement: ${s.pinning}; other load during the runs: ${rows.map((r) => r.foreignCores.toFixed(2)).join(', ')} cores`,
-    `- Command: \`${s.command}\``,
+    ...runBlock(section.environment, 'the workers', s, {
+      placement: `${s.pinning}; other load during the runs: ${rows.map((r) => r.foreignCores.toFixed(2)).join(', ')} cores`,
+    }),
     '',
   ].join('\n');
 }

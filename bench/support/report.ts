@@ -109,6 +109,22 @@ export function environmentLines(env: EnvironmentInfo, measured: string, redisNo
   ];
 }
 
+/** The **Run.** block: the environment, where the processes ran (`placement`) and the command. */
+export function runBlock(
+  env: EnvironmentInfo,
+  measured: string,
+  settings: { pinning: string; command: string },
+  { placement = settings.pinning, redisNote }: { placement?: string; redisNote?: string } = {},
+): string[] {
+  return [
+    '**Run.**',
+    '',
+    ...environmentLines(env, measured, redisNote),
+    `- Placement: ${placement}`,
+    `- Command: \`${settings.command}\``,
+  ];
+}
+
 const ANALYSIS_START = '<!-- analysis:start (kept when the benchmarks rewrite this file) -->';
 const ANALYSIS_END = '<!-- analysis:end -->';
 // Older reports carry other wording in the start marker.
